@@ -1,0 +1,92 @@
+# gvmm: a tiny KVM hypervisor in Go, and a container runner beside it.
+#
+#   make run    build gvmm and boot the demo guest (later: Linux to a shell)
+#   make test   everything CI runs: lint, unit tests with -race, fuzz seeds,
+#               KVM tests on /dev/kvm, and the end-to-end rig
+#
+# Go comes from /usr/local/go on Debian images; the tools below are what
+# .ci/run installs.
+
+export PATH := $(PATH):/usr/local/go/bin
+GO        ?= go
+BUILD     ?= build
+GUESTS    := hello32 long64 echo triplefault spin exit42
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: all gvmm testguests run test lint unit fuzz bench-floor clean
+
+all: gvmm testguests
+
+# gvmm is static (no cgo) so the same binary runs in the nested rig's L1.
+gvmm:
+	CGO_ENABLED=0 $(GO) build -o $(BUILD)/gvmm ./cmd/gvmm
+
+# The tiny PVH test guests, assembled with the system assembler (gcc drives
+# cpp and as) and linked with ld. guest/testguests.Build does the same for
+# go test.
+testguests: $(GUESTS:%=$(BUILD)/testguests/%.elf)
+
+$(BUILD)/testguests/%.elf: guest/testguests/%.S guest/testguests/common.inc guest/testguests/lib32.inc guest/testguests/pvh.ld
+	@mkdir -p $(@D)
+	gcc -m32 -c -x assembler-with-cpp -Iguest/testguests -o $(@:.elf=.o) $<
+	ld -m elf_i386 --no-warn-rwx-segments -T guest/testguests/pvh.ld -o $@ $(@:.elf=.o)
+
+# run: boot the PVH demo guest on this host's KVM.
+run: gvmm testguests
+	$(BUILD)/gvmm check || true
+	$(BUILD)/gvmm boot $(BUILD)/testguests/hello32.elf --cmdline "hello from make run"
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# unit: every package's tests with the race detector. Tests that need
+# /dev/kvm run here on any host that has it (and skip, saying why, where
+# it is absent); fuzz targets run their seed corpora.
+unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# fuzz: run each fuzz target for FUZZTIME (not part of make test).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+# bench-floor: process start to READY and VMM RSS for the PVH demo guest,
+# beside QEMU microvm when installed.
+bench-floor: testguests
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/machine/
+
+test: lint unit
+
+clean:
+	rm -rf $(BUILD)
+
+# --- kernel and rig (helper) ---
+# Guest kernels (guest/kernel/) and the end-to-end rig (internal/rig/).
+# Both kernels are cached outside the checkout, keyed by their inputs, under
+# $${GVMM_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/gvmm}; see the scripts.
+
+# kernel: gvmm's minimal microVM kernel (linux-source-6.1 + guest/kernel/microvm.config)
+# -> $(BUILD)/kernel/{bzImage,vmlinux,config}. About 5 minutes on 2 idle cores
+# when not cached, a second when cached.
+.PHONY: kernel
+kernel:
+	guest/kernel/build.sh $(BUILD)/kernel
+
+# kernel-debian: Debian's stock cloud kernel and the modules the rig's L1 and
+# the stock-distro guest need -> $(BUILD)/debian-kernel/{vmlinuz,config,release,
+# modules/*.ko,modules/kvm.order,modules/virtio.order}.
+.PHONY: kernel-debian
+kernel-debian:
+	guest/kernel/debian.sh $(BUILD)/debian-kernel
+
+# rig-test: the rig's own end-to-end tests: QEMU TCG L1 with kvm-amd, a tiny
+# KVM program and `gvmm check` inside it, the minimal kernel booting under TCG.
+.PHONY: rig-test
+rig-test: kernel kernel-debian
+	GVMM_E2E=1 $(GO) test -race -count=1 -timeout 20m ./internal/rig/...
+# --- end kernel and rig ---

@@ -1,0 +1,53 @@
+package boot
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Real kernels are not in the repository; the end-to-end rig boots them.
+// These tests load one when pointed at it, e.g.
+//
+//	GVMM_TEST_BZIMAGE=~/.cache/gvmm/debian-kernel-*/vmlinuz \
+//	GVMM_TEST_VMLINUX=build/kernel/vmlinux go test -run Real -v ./boot/
+//
+// and say plainly that they skipped otherwise (go test -v shows it).
+
+// openKernel opens the file named by the environment variable env.
+func openKernel(t *testing.T, env string) Config {
+	t.Helper()
+	path := os.Getenv(env)
+	if path == "" {
+		t.Skipf("%s not set: no real kernel to load (the e2e rig boots real kernels)", env)
+	}
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	fi, err := f.Stat()
+	require.NoError(t, err)
+	return Config{Kernel: f, KernelSize: fi.Size(), Cmdline: "console=ttyS0"}
+}
+
+func TestRealBzImage(t *testing.T) {
+	cfg := openKernel(t, "GVMM_TEST_BZIMAGE")
+	h, err := ParseSetupHeader(cfg.Kernel, cfg.KernelSize)
+	require.NoError(t, err)
+	t.Logf("protocol %d.%02d, setup_sects %d, init_size %d MiB, pref_address %#x, kernel_alignment %#x, cmdline_size %d, xloadflags %#x",
+		h.Version>>8, h.Version&0xff, h.SetupSects, h.InitSize>>20, h.PrefAddress, h.KernelAlignment, h.CmdlineSize, h.XLoadFlags)
+	assert.True(t, h.Relocatable)
+	entry, err := Load(newMemory(t, 256<<20), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, Mode64, entry.Mode)
+	assert.Equal(t, uint64(0x100200), entry.IP)
+}
+
+func TestRealVmlinux(t *testing.T) {
+	cfg := openKernel(t, "GVMM_TEST_VMLINUX")
+	entry, err := Load(newMemory(t, 256<<20), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, Mode32, entry.Mode)
+	t.Logf("PVH entry %#x", entry.IP)
+}

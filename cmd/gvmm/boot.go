@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"gvmm/internal/clock"
+	"gvmm/internal/console"
+	"gvmm/internal/machine"
+	"gvmm/vmm"
+)
+
+// runBoot is `gvmm boot KERNEL [--initrd F] [--cmdline S] [--mem 256M]
+// [--cpus N]`.
+func runBoot(args []string) int {
+	fs := flag.NewFlagSet("boot", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: gvmm boot KERNEL [flags]\n\nBoot an ELF (PVH) or bzImage kernel.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	initrd := fs.String("initrd", "", "initial ramdisk `file`")
+	cmdline := fs.String("cmdline", "console=ttyS0", "kernel command `line`")
+	mem := fs.String("mem", "256M", "guest memory `size` (K, M, G suffixes)")
+	cpus := fs.Int("cpus", 1, "number of vCPUs")
+	kvmPath := fs.String("kvm", vmm.DevKVM, "KVM device `path`")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(os.Stderr, "gvmm: boot needs exactly one KERNEL argument (see gvmm boot -h)")
+		return 2
+	}
+	size, err := machine.ParseMemSize(*mem)
+	if err != nil {
+		return fail(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := machine.Config{
+		KVMPath: *kvmPath,
+		Kernel:  pos[0],
+		Initrd:  *initrd,
+		Cmdline: *cmdline,
+		MemSize: size,
+		CPUs:    *cpus,
+		Console: os.Stdout,
+		OnReady: func(us int64) { fmt.Fprintln(os.Stderr, clock.ReadyLine(us)) },
+	}
+	restore, err := console.MakeRaw(os.Stdin)
+	if err != nil {
+		return fail(fmt.Errorf("terminal raw mode: %w", err))
+	}
+	defer restore()
+	cfg.Input = console.NewEscapeReader(os.Stdin, os.Stderr, cancel)
+
+	// SIGINT and SIGTERM stop the VM cleanly, as QEMU does ("terminating
+	// on signal"): vCPUs are stopped, the terminal restored, resources
+	// released.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		if s, ok := <-sigs; ok {
+			fmt.Fprintf(os.Stderr, "\r\ngvmm: terminating on signal %v\r\n", s)
+			cancel()
+		}
+	}()
+
+	m, err := machine.New(cfg)
+	if err != nil {
+		restore()
+		return fail(err)
+	}
+	defer m.Close()
+	res := m.Run(ctx)
+	restore()
+	switch res.Reason {
+	case machine.Failure, machine.Crashed:
+		return fail(res.Err)
+	case machine.Shutdown:
+		fmt.Fprintln(os.Stderr, "gvmm: guest shut down (triple fault); not rebooting")
+	case machine.Reset:
+		fmt.Fprintln(os.Stderr, "gvmm: guest reset; not rebooting")
+	}
+	return res.ExitCode
+}

@@ -1,0 +1,55 @@
+// Command gvmm boots a guest kernel on KVM, or runs the same workload as a
+// namespace container.
+//
+//	gvmm boot KERNEL [--initrd F] [--cmdline S] [--mem 256M] [--cpus N]
+//	gvmm check
+//	gvmm initramfs -o FILE
+//	gvmm container run|ps|stop|rm|state|kill ...
+//
+// Each subcommand lives in its own file and only parses flags; the work is
+// done by the packages it calls.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// subcommands maps each verb to its entry point. An entry point returns the
+// process exit code.
+var subcommands = map[string]func(args []string) int{
+	"boot":      runBoot,
+	"check":     runCheck,
+	"initramfs": runInitramfs,
+	"container": runContainer,
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage: gvmm <command> [arguments]
+
+commands:
+  boot KERNEL   boot a kernel (ELF/PVH or bzImage) in a new VM
+  check         report whether this host can run gvmm VMs
+  initramfs     build the u-root initramfs with the gvmm guest agent
+  container     run the same workload as a namespace container
+
+run "gvmm <command> -h" for the command's flags`)
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	run, ok := subcommands[os.Args[1]]
+	if !ok {
+		if os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+			usage()
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "gvmm: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	os.Exit(run(os.Args[2:]))
+}

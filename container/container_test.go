@@ -1,0 +1,219 @@
+package container
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+func TestReadyAndExitCode(t *testing.T) {
+	spec := DefaultSpec(testRootfs(t), []string{"/bin/ready"})
+	var log bytes.Buffer
+	c, err := Start(Options{Spec: spec, RunDir: t.TempDir(), Remove: true, ReadyLog: &log})
+	require.NoError(t, err)
+	at, err := c.WaitReady(testTimeout)
+	require.NoError(t, err)
+	require.Positive(t, at)
+	st := waitBounded(t, c)
+	require.Equal(t, 0, st.Code)
+	require.Equal(t, fmt.Sprintf("gvmm: READY at %d us\n", at.Microseconds()), log.String())
+
+	_, st = runSh(t, "exit 7", nil)
+	require.Equal(t, 7, st.Code)
+}
+
+// TestIsolation proves each default: namespaces, capabilities, seccomp,
+// masked and read-only paths, /dev contents.
+func TestIsolation(t *testing.T) {
+	tests := []struct {
+		name, script, want string
+	}{
+		{"host pids invisible", fmt.Sprintf("test -e /proc/%d && echo visible || echo hidden", os.Getpid()), "hidden"},
+		{"init is the workload", "cat /proc/1/cmdline | tr '\\0' ' '", "/bin/sh -c"},
+		{"own hostname", "hostname", "gvmm"},
+		{"sethostname refused", "hostname evil 2>/dev/null; echo $?; hostname", "1\ngvmm"},
+		{"mount refused", "mount -t tmpfs none /tmp 2>&1 || echo refused", "refused"},
+		{"CAP_NET_ADMIN refused", "ip link set lo down 2>&1 || echo refused", "refused"},
+		{"settimeofday refused", "date -s 2000-01-01 2>&1 >/dev/null", "not permitted"},
+		{"kcore masked", "head -c 16 /proc/kcore | wc -c", "0"},
+		{"firmware masked", "ls /sys/firmware | wc -l", "0"},
+		{"proc sys read-only", "echo 1 > /proc/sys/vm/drop_caches 2>/dev/null; echo $?", "1"},
+		{"no_new_privs", "grep NoNewPrivs /proc/self/status | tr -d '\\t '", "NoNewPrivs:1"},
+		{"seccomp filter", "grep '^Seccomp:' /proc/self/status | tr -d '\\t '", "Seccomp:2"},
+		{"capabilities", "grep CapEff /proc/self/status | tr -d '\\t '", "CapEff:00000000a80425fb"},
+		{"default devices", "ls /dev | tr '\\n' ' '", "core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero"},
+		{"dev null works", "echo x > /dev/null && head -c 4 /dev/urandom | wc -c", "4"},
+		{"only loopback", "ls /sys/class/net", "lo"},
+		{"pivot_root: host mounts gone", "grep -c /sys/fs/cgroup /proc/self/mountinfo; true", "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, st := runSh(t, tt.script, nil)
+			require.Equal(t, 0, st.Code, out)
+			require.Contains(t, strings.TrimSpace(out), tt.want)
+		})
+	}
+}
+
+func TestProcessSettings(t *testing.T) {
+	out, st := runSh(t, "id -u; id -g; pwd; echo $GREETING; ulimit -n", func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Process.Cwd = "/tmp/work"
+		s.Process.Env = append(s.Process.Env, "GREETING=hello")
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 512, Hard: 512}}
+	})
+	require.Equal(t, 0, st.Code, out)
+	require.Equal(t, "1000\n1000\n/tmp/work\nhello\n512\n", out)
+}
+
+func TestReadonlyRoot(t *testing.T) {
+	out, st := runSh(t, "touch /x 2>&1; echo $?", func(s *specs.Spec) { s.Root.Readonly = true })
+	require.Equal(t, 0, st.Code)
+	require.Contains(t, out, "Read-only file system")
+}
+
+func TestMemoryLimitOOM(t *testing.T) {
+	spec := DefaultSpec(testRootfs(t), []string{"/bin/ready"})
+	spec.Process.Env = append(spec.Process.Env, "GVMM_MODE=eat")
+	limit := int64(32 << 20)
+	spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+	before := cgroupCount(t)
+	c, err := Start(Options{Spec: spec, RunDir: t.TempDir(), Remove: true})
+	require.NoError(t, err)
+	st := waitBounded(t, c)
+	require.True(t, st.OOMKilled, "exit %d", st.Code)
+	require.Equal(t, 128+int(unix.SIGKILL), st.Code)
+	require.Equal(t, before, cgroupCount(t), "cgroup left behind")
+}
+
+func TestPidsLimit(t *testing.T) {
+	// The limit counts threads, and init (a Go program) needs a few
+	// before it executes the shell, so it cannot be tiny.
+	out, _ := runSh(t, "for i in $(seq 40); do sleep 1 & done 2>&1; wait", func(s *specs.Spec) {
+		n := int64(16)
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &n}
+	})
+	require.Contains(t, out, "can't fork")
+}
+
+func TestFaults(t *testing.T) {
+	root := testRootfs(t)
+	tests := []struct {
+		name string
+		spec *specs.Spec
+		want error
+	}{
+		{"rootfs missing", DefaultSpec(root+"-missing", []string{"/bin/sh"}), ErrNoRootfs},
+		{"command not found", DefaultSpec(root, []string{"no-such-command"}), ErrNotFound},
+		{"path not found", DefaultSpec(root, []string{"/bin/nothing"}), ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			before := cgroupCount(t)
+			_, err := Start(Options{Spec: tt.spec, RunDir: dir})
+			require.ErrorIs(t, err, tt.want)
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				require.Equal(t, "lock", e.Name(), "state left behind")
+			}
+			require.Equal(t, before, cgroupCount(t), "cgroup left behind")
+		})
+	}
+}
+
+func TestSealedExecutable(t *testing.T) {
+	f, err := sealedExecutable()
+	require.NoError(t, err)
+	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+	require.NoError(t, err)
+	require.Equal(t, memfdSeals, seals)
+	// Even reopened through /proc (how CVE-2019-5736 reached runc's
+	// binary) the copy cannot be written, truncated or grown.
+	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer w.Close()
+	_, err = w.Write([]byte("x"))
+	require.ErrorIs(t, err, unix.EPERM)
+	require.ErrorIs(t, w.Truncate(0), unix.EPERM)
+}
+
+func TestLifecycle(t *testing.T) {
+	store := testStore(t)
+	spec := DefaultSpec(testRootfs(t), []string{"/bin/ready"})
+	spec.Process.Env = append(spec.Process.Env, "GVMM_MODE=stay")
+	c, err := Start(Options{Spec: spec, Name: "life", RunDir: store.Dir})
+	require.NoError(t, err)
+	_, err = c.WaitReady(testTimeout)
+	require.NoError(t, err)
+
+	_, err = Start(Options{Spec: spec, Name: "life", RunDir: store.Dir})
+	require.ErrorIs(t, err, ErrNameInUse)
+
+	list, err := store.List()
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, StatusRunning, list[0].Status)
+	oci, err := store.OCIState("life")
+	require.NoError(t, err)
+	require.Equal(t, specs.StateRunning, oci.Status)
+	require.Equal(t, c.Pid, oci.Pid)
+	require.ErrorIs(t, store.Remove("life", false), ErrRunning)
+
+	done := make(chan ExitStatus, 1)
+	go func() { st, _ := c.Wait(); done <- st }()
+	require.NoError(t, store.Stop("life", 5*time.Second)) // ready exits on SIGTERM
+	select {
+	case st := <-done:
+		require.Equal(t, 0, st.Code)
+	case <-time.After(testTimeout):
+		t.Fatal("container did not stop")
+	}
+	got, err := store.Get("life")
+	require.NoError(t, err)
+	require.Equal(t, StatusStopped, got.Status)
+	require.NotNil(t, got.ExitCode)
+	require.NoError(t, store.Remove("life", false))
+	_, err = store.Get("life")
+	require.ErrorIs(t, err, ErrNoContainer)
+}
+
+func TestKill(t *testing.T) {
+	store := testStore(t)
+	spec := DefaultSpec(testRootfs(t), []string{"/bin/sleep", "60"})
+	c, err := Start(Options{Spec: spec, Name: "k", RunDir: store.Dir, Remove: true})
+	require.NoError(t, err)
+	// pid 1 ignores SIGTERM without a handler; SIGKILL from the parent
+	// namespace always ends it (pid_namespaces(7)).
+	require.NoError(t, store.Kill("k", unix.SIGKILL))
+	st := waitBounded(t, c)
+	require.Equal(t, 137, st.Code)
+}
+
+func TestTerminal(t *testing.T) {
+	spec := DefaultSpec(testRootfs(t), []string{"/bin/sh"})
+	spec.Process.Terminal = true
+	c, err := Start(Options{Spec: spec, RunDir: t.TempDir(), Remove: true})
+	require.NoError(t, err)
+	require.NotNil(t, c.Console())
+	_, err = c.Console().Write([]byte("tty; echo marker-$((6*7)); exit 5\n"))
+	require.NoError(t, err)
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() { _, _ = out.ReadFrom(c.Console()); close(copied) }()
+	st := waitBounded(t, c)
+	select {
+	case <-copied:
+	case <-time.After(time.Second):
+	}
+	require.Equal(t, 5, st.Code)
+	require.Contains(t, out.String(), "marker-42")
+	require.Contains(t, out.String(), "/dev/pts/0")
+}

@@ -1,0 +1,127 @@
+package container
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// The container network: each container with --net gets a /30 out of
+// netBase, its number in the state store choosing which. The host end of
+// the veth pair is .1, the container's eth0 .2 and its default route.
+const (
+	// netPrefixLen is the size of each container's link: a /30 holds
+	// exactly the two ends.
+	netPrefixLen = 30
+	// maxNetIndex bounds the index so every /30 stays inside netBase/16.
+	maxNetIndex = 1 << 14
+	// containerIfName is the interface name inside the container.
+	containerIfName = "eth0"
+)
+
+// netBase is the /16 the links come from (10.201.0.0/16: private, and
+// used only between the host and its own containers).
+var netBase = net.IPv4(10, 201, 0, 0).To4()
+
+// Network is the addressing of one container's veth link.
+type Network struct {
+	// HostIf is the name of the host end of the veth pair.
+	HostIf string `json:"hostIf"`
+	// HostIP is the host end's address, the container's gateway.
+	HostIP net.IP `json:"hostIP"`
+	// ContainerIP is eth0's address inside the container.
+	ContainerIP net.IP `json:"containerIP"`
+}
+
+// networkFor returns the addresses of link number index.
+func networkFor(id string, index int) Network {
+	a, b := byte(index>>6), byte(index&63)<<2
+	ip := func(last byte) net.IP { return net.IPv4(netBase[0], netBase[1], a, b+last).To4() }
+	name := "gv" + id
+	if len(name) > 15 {
+		name = name[:15] // IFNAMSIZ-1
+	}
+	return Network{HostIf: name, HostIP: ip(1), ContainerIP: ip(2)}
+}
+
+// setupVeth creates the veth pair with its peer directly in the network
+// namespace of pid, addresses both ends and routes the container through
+// the host end.
+func setupVeth(pid int, n Network) error {
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return fmt.Errorf("network namespace of %d: %w", pid, err)
+	}
+	defer ns.Close()
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: n.HostIf},
+		PeerName:      containerIfName,
+		PeerNamespace: netlink.NsFd(int(ns)),
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s: %w", n.HostIf, err)
+	}
+	mask := net.CIDRMask(netPrefixLen, 32)
+	host, err := netlink.LinkByName(n.HostIf)
+	if err == nil {
+		err = netlink.AddrAdd(host, &netlink.Addr{IPNet: &net.IPNet{IP: n.HostIP, Mask: mask}})
+	}
+	if err == nil {
+		err = netlink.LinkSetUp(host)
+	}
+	if err != nil {
+		removeVeth(n.HostIf)
+		return fmt.Errorf("host end %s: %w", n.HostIf, err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		removeVeth(n.HostIf)
+		return fmt.Errorf("netlink in container: %w", err)
+	}
+	defer h.Close()
+	if err := configurePeer(h, n, mask); err != nil {
+		removeVeth(n.HostIf)
+		return err
+	}
+	return nil
+}
+
+func configurePeer(h *netlink.Handle, n Network, mask net.IPMask) error {
+	peer, err := h.LinkByName(containerIfName)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", containerIfName, err)
+	}
+	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: &net.IPNet{IP: n.ContainerIP, Mask: mask}}); err != nil {
+		return fmt.Errorf("address %s: %w", n.ContainerIP, err)
+	}
+	if err := h.LinkSetUp(peer); err != nil {
+		return fmt.Errorf("up %s: %w", containerIfName, err)
+	}
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: n.HostIP}); err != nil {
+		return fmt.Errorf("default route: %w", err)
+	}
+	return nil
+}
+
+// removeVeth deletes the host end, which takes the peer with it. A link
+// that is already gone (its namespace died) is not an error.
+func removeVeth(name string) {
+	if l, err := netlink.LinkByName(name); err == nil {
+		_ = netlink.LinkDel(l)
+	}
+}
+
+// loopbackUp brings lo up in the calling thread's network namespace; init
+// calls it, since a fresh namespace starts with lo down.
+func loopbackUp() error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	if err := netlink.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("loopback up: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package container
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// ParseMemory reads a size like docker's --memory: a number with an
+// optional b, k, m or g suffix (powers of 1024). At least 4 MiB, since a
+// smaller limit only makes the kernel OOM-kill init before it executes
+// anything.
+func ParseMemory(s string) (int64, error) {
+	const minMemory = 4 << 20
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'b':
+			t = t[:n-1]
+		case 'k':
+			mult, t = 1<<10, t[:n-1]
+		case 'm':
+			mult, t = 1<<20, t[:n-1]
+		case 'g':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v <= 0 || v > (1<<62)/mult {
+		return 0, fmt.Errorf("memory %q: give a positive size like 64m or 1g: %w", s, ErrBadMemory)
+	}
+	if v*mult < minMemory {
+		return 0, fmt.Errorf("memory %q: below the 4m minimum: %w", s, ErrBadMemory)
+	}
+	return v * mult, nil
+}
+
+// Run starts the container, connects the caller's terminal or streams,
+// forwards SIGINT, SIGTERM and SIGHUP to the workload, and waits for it.
+// The workload's exit status is the result.
+func Run(opts Options) (ExitStatus, error) {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
+	defer signal.Stop(sigs)
+	c, err := Start(opts)
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	restore := func() {}
+	if c.console != nil {
+		restore = c.attach(os.Stdin, opts.Stdout)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == unix.SIGWINCH {
+					c.resize(os.Stdin)
+				} else {
+					_ = c.Signal(s)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	st, err := c.Wait()
+	close(done)
+	restore()
+	return st, err
+}
+
+// attach copies between the caller's terminal and the container's pty.
+// With a real terminal on in, it is put in raw mode, so Ctrl-C reaches the
+// container's line discipline as a byte and becomes the workload's SIGINT.
+func (c *Container) attach(in *os.File, out io.Writer) func() {
+	if out == nil {
+		out = os.Stdout
+	}
+	restore := func() {}
+	if term.IsTerminal(int(in.Fd())) {
+		if old, err := term.MakeRaw(int(in.Fd())); err == nil {
+			restore = func() { _ = term.Restore(int(in.Fd()), old) }
+		}
+		c.resize(in)
+	}
+	go func() { _, _ = io.Copy(c.console, in) }()
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(out, c.console) // ends with EIO when the pty closes
+		close(copied)
+	}()
+	return func() {
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+		}
+		restore()
+	}
+}
+
+// resize gives the container's pty the size of the caller's terminal.
+func (c *Container) resize(in *os.File) {
+	if c.console == nil {
+		return
+	}
+	ws, err := unix.IoctlGetWinsize(int(in.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return
+	}
+	_ = unix.IoctlSetWinsize(int(c.console.Fd()), unix.TIOCSWINSZ, ws)
+}
+
+// SignalByName parses "TERM", "SIGKILL" or "9".
+func SignalByName(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q: give a name like TERM or a number", s)
+}

@@ -1,0 +1,143 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// supportedNamespaces maps the namespace types gvmm can create to whether a
+// container may run without them.
+var supportedNamespaces = map[specs.LinuxNamespaceType]bool{
+	specs.PIDNamespace: true, specs.NetworkNamespace: true, specs.MountNamespace: true,
+	specs.IPCNamespace: true, specs.UTSNamespace: true, specs.UserNamespace: true,
+	specs.CgroupNamespace: true,
+}
+
+// Validate checks that spec asks only for what gvmm implements, and that
+// what it asks for is well formed. Each error names the field and says how
+// to fix it; all wrap ErrBadSpec, ErrUnsupported or ErrNoRootfs.
+func Validate(spec *specs.Spec) error {
+	if spec == nil || spec.Process == nil {
+		return fmt.Errorf("config: process is missing: %w", ErrBadSpec)
+	}
+	if !strings.HasPrefix(spec.Version, "1.") {
+		return fmt.Errorf("config: ociVersion %q: only 1.x is supported: %w", spec.Version, ErrUnsupported)
+	}
+	if err := validateRoot(spec.Root); err != nil {
+		return err
+	}
+	if err := validateProcess(spec.Process); err != nil {
+		return err
+	}
+	//lint:ignore SA1019 a bundle may still carry the deprecated prestart hooks; they must be refused too
+	if spec.Hooks != nil && (len(spec.Hooks.Prestart)+len(spec.Hooks.CreateRuntime)+
+		len(spec.Hooks.CreateContainer)+len(spec.Hooks.StartContainer)+
+		len(spec.Hooks.Poststart)+len(spec.Hooks.Poststop) > 0) {
+		return fmt.Errorf("config: hooks: remove them, gvmm runs no hooks: %w", ErrUnsupported)
+	}
+	for _, m := range spec.Mounts {
+		if !filepath.IsAbs(m.Destination) {
+			return fmt.Errorf("config: mount destination %q must be absolute: %w", m.Destination, ErrBadSpec)
+		}
+		if len(m.UIDMappings)+len(m.GIDMappings) > 0 {
+			return fmt.Errorf("config: mount %s: id-mapped mounts: %w", m.Destination, ErrUnsupported)
+		}
+	}
+	if spec.Linux == nil {
+		return fmt.Errorf("config: linux section is missing: %w", ErrBadSpec)
+	}
+	return validateLinux(spec.Linux)
+}
+
+func validateRoot(root *specs.Root) error {
+	if root == nil || root.Path == "" {
+		return fmt.Errorf("config: root.path is missing: %w", ErrBadSpec)
+	}
+	st, err := os.Stat(root.Path)
+	if err != nil {
+		return fmt.Errorf("root file system %s: %w (give an unpacked root directory)", root.Path, ErrNoRootfs)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("root file system %s is not a directory: %w", root.Path, ErrNoRootfs)
+	}
+	return nil
+}
+
+func validateProcess(p *specs.Process) error {
+	if len(p.Args) == 0 || p.Args[0] == "" {
+		return fmt.Errorf("config: process.args is empty: give a command: %w", ErrBadSpec)
+	}
+	if p.Cwd != "" && !filepath.IsAbs(p.Cwd) {
+		return fmt.Errorf("config: process.cwd %q must be absolute: %w", p.Cwd, ErrBadSpec)
+	}
+	if p.ApparmorProfile != "" || p.SelinuxLabel != "" {
+		return fmt.Errorf("config: process apparmorProfile/selinuxLabel: remove them: %w", ErrUnsupported)
+	}
+	if p.CommandLine != "" || p.IOPriority != nil || p.Scheduler != nil || p.ExecCPUAffinity != nil {
+		return fmt.Errorf("config: process commandLine/ioPriority/scheduler/execCPUAffinity: %w", ErrUnsupported)
+	}
+	if p.User.Username != "" {
+		return fmt.Errorf("config: process.user.username: give numeric uid/gid instead: %w", ErrUnsupported)
+	}
+	for _, r := range p.Rlimits {
+		if _, ok := rlimitByName[r.Type]; !ok {
+			return fmt.Errorf("config: rlimit %q is unknown: %w", r.Type, ErrBadSpec)
+		}
+	}
+	if c := p.Capabilities; c != nil {
+		for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+			if _, err := capabilityMask(set); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func validateLinux(l *specs.Linux) error {
+	for _, ns := range l.Namespaces {
+		if !supportedNamespaces[ns.Type] {
+			return fmt.Errorf("config: namespace %q: %w", ns.Type, ErrUnsupported)
+		}
+		if ns.Path != "" {
+			return fmt.Errorf("config: namespace %s path %s: joining an existing namespace: %w", ns.Type, ns.Path, ErrUnsupported)
+		}
+	}
+	if len(l.Devices) > 0 {
+		return fmt.Errorf("config: linux.devices: gvmm creates only the default /dev: %w", ErrUnsupported)
+	}
+	if l.Seccomp != nil {
+		if _, err := seccompPolicy(l.Seccomp); err != nil {
+			return err
+		}
+	}
+	if l.IntelRdt != nil || l.Personality != nil || l.MountLabel != "" || len(l.NetDevices) > 0 {
+		return fmt.Errorf("config: linux.intelRdt/personality/mountLabel/netDevices: %w", ErrUnsupported)
+	}
+	switch l.RootfsPropagation {
+	case "", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable":
+	default:
+		return fmt.Errorf("config: rootfsPropagation %q is unknown: %w", l.RootfsPropagation, ErrBadSpec)
+	}
+	if hasNamespace(l, specs.UserNamespace) && (len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0) {
+		return fmt.Errorf("config: a user namespace needs linux.uidMappings and gidMappings: %w", ErrBadSpec)
+	}
+	return nil
+}
+
+// hasNamespace reports whether l asks for a new namespace of type t.
+func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
+	if l == nil {
+		return false
+	}
+	for _, ns := range l.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,128 @@
+package container
+
+import (
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/stretchr/testify/require"
+)
+
+func TestValidate(t *testing.T) {
+	root := t.TempDir()
+	tests := []struct {
+		name string
+		edit func(*specs.Spec)
+		want error
+	}{
+		{"default is valid", func(*specs.Spec) {}, nil},
+		{"no process", func(s *specs.Spec) { s.Process = nil }, ErrBadSpec},
+		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, ErrBadSpec},
+		{"version 2", func(s *specs.Spec) { s.Version = "2.0.0" }, ErrUnsupported},
+		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = root + "/nope" }, ErrNoRootfs},
+		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, ErrBadSpec},
+		{"unknown capability", func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_FLY"} }, ErrBadSpec},
+		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_FUN"}} }, ErrBadSpec},
+		{"hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/x"}}} }, ErrUnsupported},
+		{"join namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces[0].Path = "/proc/1/ns/pid"
+		}, ErrUnsupported},
+		{"time namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		}, ErrUnsupported},
+		{"user namespace without maps", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		}, ErrBadSpec},
+		{"extra devices", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/sda"}} }, ErrUnsupported},
+		{"relative mount", func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "x"}) }, ErrBadSpec},
+		{"seccomp notify", func(s *specs.Spec) { s.Linux.Seccomp.DefaultAction = specs.ActNotify }, ErrUnsupported},
+		{"seccomp errno other than EPERM", func(s *specs.Spec) {
+			e := uint(38)
+			s.Linux.Seccomp.Syscalls[0].ErrnoRet = &e
+		}, ErrUnsupported},
+		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "x" }, ErrUnsupported},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := DefaultSpec(root, []string{"/bin/true"})
+			tt.edit(s)
+			err := Validate(s)
+			if tt.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tt.want)
+		})
+	}
+}
+
+func TestParseMemory(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"64m", 64 << 20, true}, {"1G", 1 << 30, true}, {"8192k", 8 << 20, true},
+		{"5242880", 5 << 20, true}, {"4194304b", 4 << 20, true},
+		{"", 0, false}, {"-1m", 0, false}, {"lots", 0, false}, {"1m", 0, false},
+		{"99999999999g", 0, false}, {"0", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseMemory(tt.in)
+			if !tt.ok {
+				require.ErrorIs(t, err, ErrBadMemory)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseMountOptions(t *testing.T) {
+	p := parseMountOptions([]string{"nosuid", "ro", "rw", "noexec", "mode=755", "rslave", "size=64k"})
+	require.Equal(t, uintptr(0x2|0x8), p.flags) // MS_NOSUID|MS_NOEXEC; rw cleared ro
+	require.NotZero(t, p.propagation)
+	require.Equal(t, "mode=755,size=64k", p.data)
+}
+
+func TestSignalByName(t *testing.T) {
+	for in, want := range map[string]int{"TERM": 15, "sigkill": 9, "9": 9, "HUP": 1} {
+		sig, err := SignalByName(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, int(sig), in)
+	}
+	_, err := SignalByName("NOPE")
+	require.Error(t, err)
+}
+
+func TestDefaultSeccompAssembles(t *testing.T) {
+	p, err := seccompPolicy(DefaultSeccomp())
+	require.NoError(t, err)
+	require.Len(t, p.Syscalls, 1)
+	require.Contains(t, p.Syscalls[0].Names, "mount")
+}
+
+func TestNetworkFor(t *testing.T) {
+	n := networkFor("0123456789abcdef", 65)
+	require.Equal(t, "10.201.1.5", n.HostIP.String())
+	require.Equal(t, "10.201.1.6", n.ContainerIP.String())
+	require.LessOrEqual(t, len(n.HostIf), 15)
+}
+
+func TestStoreNames(t *testing.T) {
+	s := testStore(t)
+	a := &State{Created: timeNow()}
+	require.NoError(t, s.create("web", true, a))
+	b := &State{Created: timeNow()}
+	require.ErrorIs(t, s.create("web", false, b), ErrNameInUse)
+	c := &State{Created: timeNow()}
+	require.NoError(t, s.create("", true, c))
+	require.NotEqual(t, a.NetIndex, c.NetIndex)
+	got, err := s.Get(a.ID[:6])
+	require.NoError(t, err)
+	require.Equal(t, "web", got.Name)
+	require.Equal(t, StatusStopped, got.Status, "no pid and no runtime: stopped")
+	_, err = s.Get("nothing")
+	require.ErrorIs(t, err, ErrNoContainer)
+}

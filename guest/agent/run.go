@@ -1,0 +1,248 @@
+package agent
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit statuses of Main.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	// failureStatus is what a failed agent writes to the exit register, so
+	// the VMM stops with a non-zero code instead of waiting for a timeout.
+	failureStatus = 1
+)
+
+// shells are tried in order for ModeShell: u-root's default shell link,
+// /bin/sh, then the busybox's gosh itself.
+var shells = []string{"/bin/defaultsh", "/bin/sh", "/bbin/gosh"}
+
+// Env is what Main reads from its surroundings. The binary passes the real
+// ones (see HostEnv); tests substitute files.
+type Env struct {
+	// Getenv reads the environment (os.Getenv).
+	Getenv func(string) string
+	// Stdout receives the console lines.
+	Stdout io.Writer
+	// CmdlineFile is the kernel command line, /proc/cmdline.
+	CmdlineFile string
+	// PortDevice is /dev/port; without it the agent uses ioperm(2).
+	PortDevice string
+	// ModuleDir holds the kernel modules to load (ModuleDir).
+	ModuleDir string
+}
+
+// HostEnv is the environment of the real agent.
+func HostEnv() Env {
+	return Env{
+		Getenv:      os.Getenv,
+		Stdout:      os.Stdout,
+		CmdlineFile: "/proc/cmdline",
+		PortDevice:  PortDevice,
+		ModuleDir:   ModuleDir,
+	}
+}
+
+// agent carries one run's state.
+type agent struct {
+	env Env
+	cfg Config
+	sig Signaller
+	// inContainer is set when GVMM_READY_FD is: a container runtime, not
+	// a VMM, started the agent.
+	inContainer bool
+}
+
+func (a *agent) printf(format string, args ...any) {
+	fmt.Fprintf(a.env.Stdout, "gvmm-agent: "+format+"\n", args...)
+}
+
+// Main runs the agent and returns its exit status. In ModeShell it does not
+// return on success (it execs the shell); in ModePoweroff inside a VM it
+// returns only if powering off failed.
+func Main(env Env) int {
+	inContainer := env.Getenv(EnvReadyFD) != ""
+	a := &agent{env: env, inContainer: inContainer}
+	if err := a.configure(inContainer); err != nil {
+		a.printf("error: %v", err)
+		if !inContainer && a.cfg.Mode == ModeShell {
+			return a.execShell() // let the user at the console see why
+		}
+		return exitUsage
+	}
+	sig, err := a.signaller()
+	if err != nil {
+		a.printf("error: %v", err)
+		return a.fail()
+	}
+	defer sig.Close()
+	a.sig = sig
+
+	if err := a.setUp(inContainer); err != nil {
+		a.printf("error: %v", err)
+		return a.fail()
+	}
+	if err := sig.Ready(); err != nil {
+		a.printf("error: %v", err)
+		return a.fail()
+	}
+	a.printf("READY")
+	a.printf("mode %s", a.cfg.Mode)
+	return a.finish()
+}
+
+// signaller picks the READY channel per the protocol: the pipe named by
+// GVMM_READY_FD, else port I/O.
+func (a *agent) signaller() (Signaller, error) {
+	fd, ok, err := ReadyFD(a.env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return NewPipeSignaller(fd), nil
+	}
+	ports, err := OpenPorts(a.env.PortDevice)
+	if err != nil {
+		return nil, err
+	}
+	return NewPortSignaller(ports), nil
+}
+
+// configure reads the command line (VM only: a container sees the host's)
+// and the environment.
+func (a *agent) configure(inContainer bool) error {
+	a.cfg = DefaultConfig()
+	if !inContainer {
+		b, err := os.ReadFile(a.env.CmdlineFile)
+		if err != nil {
+			return fmt.Errorf("read kernel command line: %w", err)
+		}
+		cmdline := strings.TrimSpace(string(b))
+		a.printf("cmdline: %s", cmdline)
+		if err := a.cfg.ParseCmdline(cmdline); err != nil {
+			return err
+		}
+	}
+	if err := a.cfg.ApplyEnv(a.env.Getenv); err != nil {
+		return err
+	}
+	for _, key := range a.cfg.Unknown {
+		a.printf("warning: ignoring unknown setting %s", key)
+	}
+	return a.cfg.Validate()
+}
+
+// setUp prepares the guest: mounts and modules (VM only), network, HTTP, and
+// prints the facts tests assert.
+func (a *agent) setUp(inContainer bool) error {
+	if !inContainer {
+		mounted, err := EnsureMounts()
+		if err != nil {
+			return err
+		}
+		if len(mounted) > 0 {
+			a.printf("mounted %s", strings.Join(mounted, " "))
+		}
+		a.loadModules()
+	}
+	if a.cfg.IP.IsValid() {
+		name, err := ConfigureNetwork(a.cfg)
+		if err != nil {
+			return err
+		}
+		gw := "none"
+		if a.cfg.Gateway.IsValid() {
+			gw = a.cfg.Gateway.String()
+		}
+		a.printf("net %s %s gw %s", name, a.cfg.IP, gw)
+	}
+	if a.cfg.HTTPAddr != "" {
+		addr, err := ServeHTTP(a.cfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		a.printf("http listening on %s", addr)
+	}
+	n, list, err := OnlineCPUs()
+	if err != nil {
+		return fmt.Errorf("count online cpus: %w", err)
+	}
+	a.printf("cpus online: %d (%s)", n, list)
+	return nil
+}
+
+// loadModules loads what ModuleDir holds. A missing directory is normal (a
+// kernel with the drivers built in); a failed module is reported and the
+// boot goes on: whatever needed it fails later with its own error.
+func (a *agent) loadModules() {
+	if _, err := os.Stat(a.env.ModuleDir); err != nil && len(a.cfg.Modules) == 0 {
+		return
+	}
+	loaded, err := LoadModules(a.env.ModuleDir, a.cfg.Modules)
+	if len(loaded) > 0 {
+		a.printf("modules loaded: %s", strings.Join(loaded, " "))
+	}
+	if err != nil {
+		a.printf("warning: modules: %v", err)
+	}
+}
+
+// finish does what the mode asks.
+func (a *agent) finish() int {
+	switch a.cfg.Mode {
+	case ModePoweroff:
+		if !a.sig.InVM() {
+			return exitOK // a container ends when its process does
+		}
+		if err := PowerOff(a.sig); err != nil {
+			a.printf("error: poweroff: %v", err)
+		}
+		return exitFailure
+	case ModeStay:
+		// Stay up until asked to stop, as a container's workload would.
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+		s := <-stop
+		a.printf("got %v, exiting", s)
+		return exitOK
+	default:
+		return a.execShell()
+	}
+}
+
+// execShell replaces the agent with the first shell that exists.
+func (a *agent) execShell() int {
+	for _, sh := range shells {
+		if _, err := os.Stat(sh); err != nil {
+			continue
+		}
+		err := syscall.Exec(sh, []string{sh}, os.Environ())
+		a.printf("error: exec %s: %v", sh, err)
+		return exitFailure
+	}
+	a.printf("error: no shell found (tried %s)", strings.Join(shells, ", "))
+	return exitFailure
+}
+
+// fail ends a run that could not get ready. In a VM asked to power off it
+// stops the VM with a failure status, so the VMM does not wait for a READY
+// that will never come; in shell mode the user gets the shell to look into
+// it. Otherwise the agent exits non-zero (in a VM u-root's init then exits,
+// and the kernel panics: the VMM sees a failure either way).
+func (a *agent) fail() int {
+	switch {
+	case a.cfg.Mode == ModePoweroff && a.sig != nil && a.sig.InVM() && RootIsInitramfs():
+		if err := a.sig.Exit(failureStatus); err != nil {
+			a.printf("error: %v", err)
+		}
+	case a.cfg.Mode == ModeShell && !a.inContainer:
+		return a.execShell()
+	}
+	return exitFailure
+}

@@ -1,0 +1,115 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// A file system the agent needs, and how to mount it when it is missing.
+type mountPoint struct {
+	target, fstype string
+	// magic is the file system's statfs f_type (include/uapi/linux/magic.h).
+	magic int64
+}
+
+// neededMounts are what the agent reads: /proc (cmdline), /sys (cpus online,
+// network links) and /dev (/dev/port). u-root's init mounts all three
+// (pkg/libinit: CreateRootfs); the agent checks, so it also works as /init.
+var neededMounts = []mountPoint{
+	{target: "/proc", fstype: "proc", magic: unix.PROC_SUPER_MAGIC},
+	{target: "/sys", fstype: "sysfs", magic: unix.SYSFS_MAGIC},
+	{target: "/dev", fstype: "devtmpfs", magic: unix.TMPFS_MAGIC},
+}
+
+// EnsureMounts mounts whichever of /proc, /sys and /dev is not mounted yet and
+// returns the targets it mounted.
+func EnsureMounts() ([]string, error) {
+	var mounted []string
+	for _, m := range neededMounts {
+		var st unix.Statfs_t
+		if err := unix.Statfs(m.target, &st); err == nil && st.Type == m.magic {
+			continue
+		}
+		if err := os.MkdirAll(m.target, 0o755); err != nil {
+			return mounted, fmt.Errorf("mkdir %s: %w", m.target, err)
+		}
+		if err := unix.Mount(m.fstype, m.target, m.fstype, 0, ""); err != nil {
+			return mounted, fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err)
+		}
+		mounted = append(mounted, m.target)
+	}
+	return mounted, nil
+}
+
+// RootIsInitramfs reports whether / is the kernel's initramfs (ramfs or
+// tmpfs). The agent powers off the machine only then: run by hand on a
+// host, it must never reboot that host.
+func RootIsInitramfs() bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/", &st); err != nil {
+		return false
+	}
+	return st.Type == unix.RAMFS_MAGIC || st.Type == unix.TMPFS_MAGIC
+}
+
+// cpuOnlineFile lists the online CPUs as ranges, e.g. "0-3,5"
+// (Documentation/ABI/testing/sysfs-devices-system-cpu).
+const cpuOnlineFile = "/sys/devices/system/cpu/online"
+
+// OnlineCPUs returns the number of online CPUs and the kernel's list of them.
+func OnlineCPUs() (int, string, error) {
+	b, err := os.ReadFile(cpuOnlineFile)
+	if err != nil {
+		return 0, "", err
+	}
+	list := strings.TrimSpace(string(b))
+	n, err := CountCPUList(list)
+	return n, list, err
+}
+
+// ErrBadCPUList is returned for a malformed CPU list.
+var ErrBadCPUList = errors.New("bad cpu list")
+
+// CountCPUList counts the CPUs in a kernel CPU list such as "0-3,5".
+func CountCPUList(list string) (int, error) {
+	if list == "" {
+		return 0, nil
+	}
+	n := 0
+	for _, r := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(r, "-")
+		first, err := strconv.Atoi(lo)
+		if err != nil || first < 0 {
+			return 0, fmt.Errorf("%w: %q", ErrBadCPUList, list)
+		}
+		last := first
+		if isRange {
+			if last, err = strconv.Atoi(hi); err != nil || last < first {
+				return 0, fmt.Errorf("%w: %q", ErrBadCPUList, list)
+			}
+		}
+		n += last - first + 1
+	}
+	return n, nil
+}
+
+// PowerOff asks the VMM to stop with status 0 through the exit register and,
+// for a VMM without one (QEMU), powers the machine off through the kernel.
+// It returns only on failure.
+func PowerOff(s Signaller) error {
+	if !s.InVM() || !RootIsInitramfs() {
+		return errors.New("refusing to power off: not running in a gvmm VM's initramfs")
+	}
+	unix.Sync()
+	if err := s.Exit(0); err != nil {
+		return err
+	}
+	// Without ACPI the kernel only halts here; the exit register above is
+	// what ends a gvmm VM.
+	return unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+}

@@ -1,0 +1,112 @@
+package machine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"gvmm/vmm"
+)
+
+// Config is everything needed to build and run one VM.
+type Config struct {
+	// KVMPath is the KVM device, normally vmm.DevKVM.
+	KVMPath string
+	// Kernel is the path of an ELF (PVH) or bzImage kernel.
+	Kernel string
+	// Initrd is the path of an initial ramdisk, or "".
+	Initrd string
+	// Cmdline is the kernel command line.
+	Cmdline string
+	// MemSize is the guest RAM in bytes.
+	MemSize uint64
+	// CPUs is the number of vCPUs.
+	CPUs int
+	// Console receives the guest's serial output.
+	Console io.Writer
+	// Input, if not nil, is fed to the guest's serial input.
+	Input io.Reader
+	// OnReady, if not nil, is called when the guest signals READY, with
+	// microseconds since process start.
+	OnReady func(us int64)
+}
+
+// Limits on the configuration.
+const (
+	// DefaultMemSize is what `gvmm boot` gives a guest without --mem.
+	DefaultMemSize = 256 << 20
+	// MaxCPUs bounds --cpus by the MP table: APIC IDs are 8 bits and one
+	// ID goes to the IO-APIC.
+	MaxCPUs = 254
+)
+
+// Sentinel errors for a bad configuration.
+var (
+	ErrBadMemSize  = errors.New("bad memory size")
+	ErrMemTooSmall = errors.New("memory size too small")
+	ErrMemTooLarge = errors.New("memory size too large for this host")
+	ErrBadCPUs     = errors.New("bad vCPU count")
+)
+
+// ParseMemSize parses a size such as "256M", "1G", "512MiB" or a plain
+// byte count, as QEMU's -m does (a bare number there means MiB; here it
+// must carry a suffix unless it is in bytes and page aligned).
+func ParseMemSize(s string) (uint64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
+	shift := 0
+	switch {
+	case strings.HasSuffix(t, "K"):
+		shift = 10
+	case strings.HasSuffix(t, "M"):
+		shift = 20
+	case strings.HasSuffix(t, "G"):
+		shift = 30
+	case strings.HasSuffix(t, "T"):
+		shift = 40
+	}
+	if shift != 0 {
+		t = t[:len(t)-1]
+	}
+	n, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || t == "" {
+		return 0, fmt.Errorf("%w %q: use a number with a unit, such as 256M or 1G", ErrBadMemSize, s)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("%w %q: must be more than zero", ErrBadMemSize, s)
+	}
+	if shift > 0 && n > (1<<64-1)>>shift {
+		return 0, fmt.Errorf("%w %q: too large", ErrMemTooLarge, s)
+	}
+	return n << shift, nil
+}
+
+// hostMemory returns the host's physical RAM in bytes.
+func hostMemory() (uint64, error) {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0, err
+	}
+	return uint64(si.Totalram) * uint64(si.Unit), nil
+}
+
+// Validate checks the configuration before anything is created.
+func (c *Config) Validate() error {
+	if c.MemSize < vmm.MinMemorySize {
+		return fmt.Errorf("%w: %d MiB, need at least %d MiB", ErrMemTooSmall, c.MemSize>>20, vmm.MinMemorySize>>20)
+	}
+	if c.MemSize%4096 != 0 {
+		return fmt.Errorf("%w: %d bytes is not a multiple of 4 KiB", ErrBadMemSize, c.MemSize)
+	}
+	if host, err := hostMemory(); err == nil && c.MemSize > host {
+		return fmt.Errorf("%w: %d MiB asked, the host has %d MiB", ErrMemTooLarge, c.MemSize>>20, host>>20)
+	}
+	if c.CPUs < 1 || c.CPUs > MaxCPUs {
+		return fmt.Errorf("%w: %d, must be between 1 and %d", ErrBadCPUs, c.CPUs, MaxCPUs)
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package machine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"gvmm/boot"
+	"gvmm/devices"
+	"gvmm/devices/serial"
+	"gvmm/vmm"
+)
+
+// Machine is a built VM, ready to run once.
+type Machine struct {
+	cfg   Config
+	sys   *vmm.System
+	vm    *vmm.VM
+	mem   *vmm.GuestMemory
+	vcpus []*vmm.VCPU
+	pio   *devices.Bus
+	mmio  *devices.Bus
+	uart  *serial.UART
+
+	stopOnce sync.Once
+	stopped  chan struct{}
+	result   Result
+	readyAt  atomic.Int64
+}
+
+// New builds a VM from cfg. On error, everything created so far is
+// released again.
+func New(cfg Config) (_ *Machine, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.KVMPath == "" {
+		cfg.KVMPath = vmm.DevKVM
+	}
+	if cfg.Console == nil {
+		cfg.Console = io.Discard
+	}
+	m := &Machine{
+		cfg:     cfg,
+		pio:     devices.NewBus("pio"),
+		mmio:    devices.NewBus("mmio"),
+		stopped: make(chan struct{}),
+	}
+	m.readyAt.Store(-1)
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if err := m.createVM(); err != nil {
+		return nil, err
+	}
+	if err := m.attachDevices(); err != nil {
+		return nil, err
+	}
+	entry, err := m.loadKernel()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.createVCPUs(entry); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// createVM opens KVM, maps guest memory and creates the VM with its
+// in-kernel interrupt controllers. api.rst orders it: the TSS and identity
+// map addresses and the irqchip come before the first vCPU.
+func (m *Machine) createVM() error {
+	sys, err := vmm.OpenSystem(m.cfg.KVMPath)
+	if err != nil {
+		return err
+	}
+	m.sys = sys
+	if max := sys.MaxVCPUs(); m.cfg.CPUs > max {
+		return fmt.Errorf("%w: %d asked, KVM allows %d", vmm.ErrTooManyVCPUs, m.cfg.CPUs, max)
+	}
+	if m.mem, err = vmm.NewGuestMemory(m.cfg.MemSize); err != nil {
+		return err
+	}
+	if m.vm, err = sys.CreateVM(); err != nil {
+		return err
+	}
+	steps := []func() error{
+		func() error { return m.vm.SetTSSAddr(vmm.TSSAddr) },
+		func() error { return m.vm.SetIdentityMapAddr(vmm.IdentityMapAddr) },
+		m.vm.CreateIRQChip,
+		m.vm.CreatePIT2,
+		func() error { return m.vm.SetMemory(m.mem) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attachDevices puts the legacy devices on the port bus.
+func (m *Machine) attachDevices() error {
+	m.uart = serial.New(m.cfg.Console, m.vm.IRQLine(vmm.COM1IRQ))
+	kbd := devices.NewI8042(func() { m.requestStop(Result{Reason: Reset}) })
+	debug := &devices.DebugDevice{
+		Ready: m.ready,
+		Exit: func(status uint8) {
+			m.requestStop(Result{Reason: GuestExit, ExitCode: int(status)})
+		},
+	}
+	regs := []struct {
+		name       string
+		base, size uint64
+		dev        devices.Device
+	}{
+		{"com1", vmm.COM1Port, serial.NumRegisters, m.uart},
+		{"i8042-data", vmm.I8042DataPort, 1, kbd.DataPort()},
+		{"i8042-command", vmm.I8042CommandPort, 1, kbd.CommandPort()},
+		{"gvmm-debug", vmm.DebugPort, vmm.DebugPortSize, debug},
+	}
+	for _, r := range regs {
+		if err := m.pio.Register(r.name, r.base, r.size, r.dev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ready records the READY event (once) and tells the caller.
+func (m *Machine) ready(us int64) {
+	if !m.readyAt.CompareAndSwap(-1, us) {
+		return
+	}
+	if m.cfg.OnReady != nil {
+		m.cfg.OnReady(us)
+	}
+}
+
+// loadKernel opens the kernel and initrd and hands them to the loader.
+func (m *Machine) loadKernel() (*boot.Entry, error) {
+	kernel, err := os.Open(m.cfg.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("open kernel: %w", err)
+	}
+	defer kernel.Close()
+	st, err := kernel.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("kernel %s: %w: not a regular file", m.cfg.Kernel, boot.ErrNotKernel)
+	}
+	bc := boot.Config{Kernel: kernel, KernelSize: st.Size(), Cmdline: m.cfg.Cmdline}
+	if m.cfg.Initrd != "" {
+		initrd, err := os.Open(m.cfg.Initrd)
+		if err != nil {
+			return nil, fmt.Errorf("open initrd: %w", err)
+		}
+		defer initrd.Close()
+		ist, err := initrd.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("initrd: %w", err)
+		}
+		bc.Initrd, bc.InitrdSize = initrd, ist.Size()
+	}
+	entry, err := boot.Load(m.mem, bc)
+	if err != nil {
+		return nil, fmt.Errorf("load kernel %s: %w", m.cfg.Kernel, err)
+	}
+	if err := boot.WriteMPTable(m.mem, m.cfg.CPUs); err != nil {
+		return nil, err
+	}
+	return entry, nil
+}
+
+// createVCPUs creates and initialises every vCPU; vCPU 0 gets the boot
+// state, the others wait in the kernel for the guest's INIT/SIPI.
+func (m *Machine) createVCPUs(entry *boot.Entry) error {
+	supported, err := m.sys.SupportedCPUID()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < m.cfg.CPUs; i++ {
+		c, err := m.vm.CreateVCPU(i)
+		if err != nil {
+			return err
+		}
+		m.vcpus = append(m.vcpus, c)
+		if err := initVCPU(c, supported); err != nil {
+			return fmt.Errorf("vCPU %d: %w", i, err)
+		}
+	}
+	return setupBootCPU(m.vcpus[0], entry)
+}
+
+// Memory returns the guest memory (for tests and for measuring it).
+func (m *Machine) Memory() *vmm.GuestMemory { return m.mem }
+
+// Run runs the VM until it stops and returns why. Cancelling ctx stops it
+// with Reason Stopped.
+func (m *Machine) Run(ctx context.Context) Result {
+	if m.cfg.Input != nil {
+		go m.pumpInput()
+	}
+	var wg sync.WaitGroup
+	handler := exitHandler{pio: m.pio, mmio: m.mmio}
+	for _, c := range m.vcpus {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.Run(ctx, handler)
+			m.requestStop(resultFromVCPU(err))
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		m.requestStop(Result{Reason: Stopped})
+	case <-m.stopped:
+	}
+	for _, c := range m.vcpus {
+		c.Stop()
+	}
+	wg.Wait()
+	if m.uart != nil {
+		m.uart.Close()
+	}
+	r := m.result
+	r.ReadyAt = m.readyAt.Load()
+	return r
+}
+
+// requestStop records the first reason to stop; later ones are ignored.
+func (m *Machine) requestStop(r Result) {
+	m.stopOnce.Do(func() {
+		m.result = r
+		close(m.stopped)
+	})
+}
+
+// pumpInput copies the input stream to the UART until it ends or the VM
+// stops.
+func (m *Machine) pumpInput() {
+	buf := make([]byte, 256)
+	for {
+		n, err := m.cfg.Input.Read(buf)
+		if n > 0 {
+			select {
+			case <-m.stopped:
+				return
+			default:
+			}
+			m.uart.Receive(buf[:n])
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				slog.Debug("console input", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// Close releases the vCPUs, the VM, guest memory and /dev/kvm.
+func (m *Machine) Close() error {
+	var errs []error
+	for _, c := range m.vcpus {
+		errs = append(errs, c.Close())
+	}
+	m.vcpus = nil
+	if m.vm != nil {
+		errs = append(errs, m.vm.Close())
+		m.vm = nil
+	}
+	if m.mem != nil {
+		errs = append(errs, m.mem.Close())
+		m.mem = nil
+	}
+	if m.sys != nil {
+		errs = append(errs, m.sys.Close())
+		m.sys = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Run builds a VM from cfg, runs it and releases it.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	m, err := New(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.Close()
+	return m.Run(ctx), nil
+}

@@ -1,0 +1,70 @@
+package machine
+
+import (
+	"errors"
+	"fmt"
+
+	"gvmm/vmm"
+)
+
+// StopReason says why a VM stopped.
+type StopReason string
+
+// The ways a VM can stop. All but Failure are normal ends with exit code 0,
+// except GuestExit, which carries the guest's own status.
+const (
+	// GuestExit: the guest wrote a status to the debug device.
+	GuestExit StopReason = "guest-exit"
+	// Reset: the guest pulsed the i8042 reset line (Linux reboot=k).
+	// gvmm does not reboot, like QEMU's -no-reboot.
+	Reset StopReason = "reset"
+	// Shutdown: the CPU shut down (a triple fault), reported by KVM.
+	Shutdown StopReason = "shutdown"
+	// Halted: a vCPU halted with nothing left to wake it.
+	Halted StopReason = "halted"
+	// Stopped: the VMM was asked to stop (Ctrl-A x, a signal, a cancelled
+	// context).
+	Stopped StopReason = "stopped"
+	// Crashed: the guest reported a crash (a KVM crash system event).
+	Crashed StopReason = "crashed"
+	// Failure: KVM or the VMM failed; Err says how.
+	Failure StopReason = "failure"
+)
+
+// Result is how a VM ended.
+type Result struct {
+	Reason StopReason
+	// ExitCode is what `gvmm boot` exits with.
+	ExitCode int
+	// Err is the failure, for Reason == Failure or Crashed.
+	Err error
+	// ReadyAt is the READY timestamp in microseconds since process
+	// start, or -1 if the guest never signalled READY.
+	ReadyAt int64
+}
+
+func (r Result) String() string {
+	if r.Err != nil {
+		return fmt.Sprintf("%s: %v", r.Reason, r.Err)
+	}
+	return fmt.Sprintf("%s (exit code %d)", r.Reason, r.ExitCode)
+}
+
+// resultFromVCPU classifies the error a vCPU's run loop returned.
+func resultFromVCPU(err error) Result {
+	var ev *vmm.SystemEvent
+	switch {
+	case err == nil:
+		return Result{Reason: Stopped}
+	case errors.Is(err, vmm.ErrShutdown):
+		return Result{Reason: Shutdown}
+	case errors.Is(err, vmm.ErrHalted):
+		return Result{Reason: Halted}
+	case errors.As(err, &ev):
+		if ev.Type == vmm.KVM_SYSTEM_EVENT_CRASH {
+			return Result{Reason: Crashed, ExitCode: 1, Err: err}
+		}
+		return Result{Reason: Reset}
+	}
+	return Result{Reason: Failure, ExitCode: 1, Err: err}
+}

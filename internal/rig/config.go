@@ -1,0 +1,242 @@
+package rig
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Environment variables that override the defaults (for CI and for users
+// whose files live elsewhere).
+const (
+	// EnvKernel names the L1 kernel (a bzImage with KVM as modules). Its
+	// directory must hold modules/kvm.order and the modules it lists, the
+	// layout `make kernel-debian` produces in build/debian-kernel.
+	EnvKernel = "GVMM_RIG_KERNEL"
+	// EnvQEMU names the qemu-system-x86_64 binary.
+	EnvQEMU = "GVMM_RIG_QEMU"
+	// EnvBusybox names a statically linked busybox.
+	EnvBusybox = "GVMM_RIG_BUSYBOX"
+)
+
+// Defaults, from the measurements in NESTED.md: a whole L1 run with one L2
+// boot takes 8–20 s of wall time, so 60 s bounds an attempt with room for a
+// loaded CI machine; a second attempt absorbs QEMU's TCG SVM race (~2% of
+// L2 boots freeze L1 with -smp 2).
+const (
+	DefaultMemoryMiB      = 2048
+	DefaultCPUs           = 2
+	DefaultAttemptTimeout = 60 * time.Second
+	DefaultAttempts       = 2
+
+	defaultQEMU          = "qemu-system-x86_64"
+	defaultBusybox       = "/bin/busybox"
+	defaultKernel        = "build/debian-kernel/vmlinuz"
+	kvmModulesOrder      = "modules/kvm.order"
+	baseKernelParameters = "console=ttyS0 panic=-1 quiet"
+)
+
+// Sentinel errors callers can test with errors.Is.
+var (
+	// ErrMissing: QEMU, the L1 kernel, its modules or busybox is not installed
+	// or not built. The message says which command fixes it.
+	ErrMissing = errors.New("rig prerequisite missing")
+	// ErrTimeout: every attempt hit Config.AttemptTimeout before the command ended.
+	ErrTimeout = errors.New("rig: L1 did not finish in time")
+	// ErrSetup: L1's /init could not prepare (a module failed to load, no /dev/kvm).
+	ErrSetup = errors.New("rig: L1 setup failed")
+	// ErrNoExit: QEMU ended without the command's exit marker (L1 panicked or
+	// the command killed L1).
+	ErrNoExit = errors.New("rig: L1 ended without reporting the command's exit status")
+	// ErrNotSeen: an expected console line did not appear.
+	ErrNotSeen = errors.New("console line not seen")
+)
+
+// Config describes one rig run: what goes into the L1 initramfs and what L1 runs.
+type Config struct {
+	// Command is a busybox sh script that L1 runs once /dev/kvm is there.
+	// Its exit status becomes Result.ExitStatus. Required.
+	Command string
+	// GVMM is a statically linked gvmm binary to place at /bin/gvmm (see BuildGVMM).
+	GVMM string
+	// L2Kernel and L2Initrd are placed at L2KernelPath and L2InitrdPath.
+	L2Kernel, L2Initrd string
+	// Files are further files to place in L1.
+	Files []File
+
+	// Kernel is the L1 kernel; default $GVMM_RIG_KERNEL or
+	// <repo>/build/debian-kernel/vmlinuz.
+	Kernel string
+	// Modules are .ko files to insmod in this order; default the files listed
+	// in modules/kvm.order beside Kernel (irqbypass, kvm, kvm_amd).
+	Modules []string
+	// WithoutKVM boots L1 without loading modules or requiring /dev/kvm, e.g.
+	// to check that a non-modular kernel boots under TCG at all.
+	WithoutKVM bool
+	// Append is added to the L1 kernel command line.
+	Append string
+	// Busybox is a static busybox; default $GVMM_RIG_BUSYBOX or /bin/busybox.
+	Busybox string
+	// QEMU is the emulator binary; default $GVMM_RIG_QEMU or qemu-system-x86_64.
+	QEMU string
+	// MemoryMiB and CPUs size L1. CPUs should stay ≥ 2 (see NESTED.md's race).
+	MemoryMiB, CPUs int
+
+	// AttemptTimeout bounds one boot of L1, from QEMU start to its exit.
+	AttemptTimeout time.Duration
+	// Attempts is how many times a timed-out run is tried (default 2). Only a
+	// timeout is retried; a command that fails is reported at once.
+	Attempts int
+
+	// Console, if set, receives a live copy of the serial console (L1's, with
+	// L2's as gvmm forwards it) and a notice line before every retry.
+	Console io.Writer
+	// Logger receives the rig's own messages; default slog.Default().
+	Logger *slog.Logger
+	// TempDir holds the L1 initramfs while QEMU runs; default os.TempDir().
+	TempDir string
+}
+
+// withDefaults fills in defaults and checks that every input exists, so a
+// missing prerequisite is one clear error before QEMU starts.
+func (c Config) withDefaults() (Config, error) {
+	if strings.TrimSpace(c.Command) == "" {
+		return c, errors.New("rig: Config.Command is empty")
+	}
+	c.QEMU = firstNonEmpty(c.QEMU, os.Getenv(EnvQEMU), defaultQEMU)
+	q, err := exec.LookPath(c.QEMU)
+	if err != nil {
+		return c, fmt.Errorf("%w: %s not found (apt-get install qemu-system-x86): %w", ErrMissing, c.QEMU, err)
+	}
+	c.QEMU = q
+	if c.Kernel == "" {
+		c.Kernel = os.Getenv(EnvKernel)
+	}
+	if c.Kernel == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return c, err
+		}
+		c.Kernel = filepath.Join(root, defaultKernel)
+	}
+	if err := needFile(c.Kernel, "run `make kernel-debian` or set "+EnvKernel); err != nil {
+		return c, err
+	}
+	if c.Modules == nil && !c.WithoutKVM {
+		if c.Modules, err = readModuleOrder(filepath.Join(filepath.Dir(c.Kernel), kvmModulesOrder)); err != nil {
+			return c, err
+		}
+	}
+	c.Busybox = firstNonEmpty(c.Busybox, os.Getenv(EnvBusybox), defaultBusybox)
+	if err := needFile(c.Busybox, "apt-get install busybox-static"); err != nil {
+		return c, err
+	}
+	if err := checkStatic(c.Busybox, "apt-get install busybox-static"); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrMissing, err)
+	}
+	for _, p := range []string{c.GVMM, c.L2Kernel, c.L2Initrd} {
+		if p != "" {
+			if err := needFile(p, "build it first"); err != nil {
+				return c, err
+			}
+		}
+	}
+	if c.MemoryMiB == 0 {
+		c.MemoryMiB = DefaultMemoryMiB
+	}
+	if c.CPUs == 0 {
+		c.CPUs = DefaultCPUs
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if c.Attempts == 0 {
+		c.Attempts = DefaultAttempts
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func needFile(p, fix string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %s", ErrMissing, p, fix)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is not a regular file: %s", ErrMissing, p, fix)
+	}
+	return nil
+}
+
+// readModuleOrder reads a list of module names, one a line, and returns the
+// paths of NAME.ko beside the list.
+func readModuleOrder(list string) ([]string, error) {
+	f, err := os.Open(list)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: run `make kernel-debian`", ErrMissing, list)
+	}
+	defer f.Close()
+	var mods []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name := strings.TrimSpace(sc.Text())
+		if name == "" {
+			continue
+		}
+		ko := filepath.Join(filepath.Dir(list), name+".ko")
+		if err := needFile(ko, "run `make kernel-debian`"); err != nil {
+			return nil, err
+		}
+		mods = append(mods, ko)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", list, err)
+	}
+	if len(mods) == 0 {
+		return nil, fmt.Errorf("%w: %s lists no modules: run `make kernel-debian`", ErrMissing, list)
+	}
+	return mods, nil
+}
+
+// RepoRoot returns the root of the gvmm module: the nearest directory at or
+// above the working directory whose go.mod declares "module gvmm".
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("rig: %w", err)
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && firstLine(data) == "module gvmm" {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("rig: not inside the gvmm module (no go.mod with `module gvmm` above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+func firstLine(data []byte) string {
+	line, _, _ := strings.Cut(string(data), "\n")
+	return strings.TrimSpace(line)
+}

@@ -1,0 +1,149 @@
+package vmm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrOutOfBounds is returned when a guest-physical range is not entirely
+// backed by guest RAM. Guest-supplied addresses that fail this check are the
+// guest's fault, never the host's: callers log and refuse the access.
+var ErrOutOfBounds = errors.New("guest address range outside guest RAM")
+
+// Range is a guest-physical address range [Start, Start+Size).
+type Range struct {
+	Start, Size uint64
+}
+
+// End returns the first address past the range.
+func (r Range) End() uint64 { return r.Start + r.Size }
+
+// memRegion is one contiguous block of guest RAM: Size bytes at guest
+// physical address Start, backed by host[HostOffset:HostOffset+Size].
+type memRegion struct {
+	Range
+	hostOffset uint64
+}
+
+// GuestMemory is the guest's RAM: one anonymous host mapping, split into at
+// most two guest-physical regions around the 32-bit MMIO hole (below
+// MMIOGapStart, and from HighRAMStart up).
+//
+// All access goes through bounds-checked methods. The mapping is created
+// with MAP_NORESERVE and never touched by the VMM beyond what it writes, so
+// RAM the guest does not use costs the host nothing.
+type GuestMemory struct {
+	host    []byte
+	regions []memRegion
+}
+
+// MinMemorySize is the smallest guest RAM gvmm accepts: the low boot
+// structures plus a kernel at 1 MiB need at least a few MiB.
+const MinMemorySize = 4 << 20
+
+// NewGuestMemory maps size bytes of guest RAM. size must be a multiple of
+// the page size.
+func NewGuestMemory(size uint64) (*GuestMemory, error) {
+	if size < MinMemorySize {
+		return nil, fmt.Errorf("guest memory %d bytes is below the minimum of %d MiB", size, MinMemorySize>>20)
+	}
+	if size%pageSize != 0 {
+		return nil, fmt.Errorf("guest memory size %d is not a multiple of the %d-byte page size", size, pageSize)
+	}
+	host, err := unix.Mmap(-1, 0, int(size),
+		unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %d MiB of guest memory: %w", size>>20, err)
+	}
+	return &GuestMemory{host: host, regions: splitRAM(size)}, nil
+}
+
+// splitRAM lays size bytes of RAM out around the MMIO hole.
+func splitRAM(size uint64) []memRegion {
+	low := min(size, MMIOGapStart)
+	regions := []memRegion{{Range: Range{Start: 0, Size: low}}}
+	if size > low {
+		regions = append(regions, memRegion{
+			Range:      Range{Start: HighRAMStart, Size: size - low},
+			hostOffset: low,
+		})
+	}
+	return regions
+}
+
+const pageSize = 4096
+
+// Size returns the total amount of guest RAM in bytes.
+func (m *GuestMemory) Size() uint64 { return uint64(len(m.host)) }
+
+// RAMRanges lists the guest-physical ranges backed by RAM, ascending.
+func (m *GuestMemory) RAMRanges() []Range {
+	out := make([]Range, len(m.regions))
+	for i, r := range m.regions {
+		out[i] = r.Range
+	}
+	return out
+}
+
+// Slice returns the host bytes backing guest-physical [addr, addr+n). The
+// whole range must lie in one RAM region. The result aliases guest memory:
+// the guest may change it at any time, so callers copy before validating
+// (see ARCHITECTURE.md, "Rules for guest memory").
+func (m *GuestMemory) Slice(addr, n uint64) ([]byte, error) {
+	for _, r := range m.regions {
+		// Overflow-safe: addr >= r.Start, then compare lengths, never
+		// compute addr+n.
+		if addr < r.Start || addr-r.Start > r.Size || n > r.Size-(addr-r.Start) {
+			continue
+		}
+		off := r.hostOffset + (addr - r.Start)
+		return m.host[off : off+n : off+n], nil
+	}
+	return nil, fmt.Errorf("%w: [%#x, +%#x)", ErrOutOfBounds, addr, n)
+}
+
+// ReadAt copies len(p) bytes from guest-physical address off into p.
+// It implements io.ReaderAt; a range not wholly in RAM reads nothing and
+// returns an error wrapping ErrOutOfBounds.
+func (m *GuestMemory) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("%w: negative address %d", ErrOutOfBounds, off)
+	}
+	s, err := m.Slice(uint64(off), uint64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	return copy(p, s), nil
+}
+
+// WriteAt copies p to guest-physical address off. It implements
+// io.WriterAt with the same all-or-nothing bounds rule as ReadAt.
+func (m *GuestMemory) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("%w: negative address %d", ErrOutOfBounds, off)
+	}
+	s, err := m.Slice(uint64(off), uint64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	return copy(s, p), nil
+}
+
+// Close unmaps guest memory. The VM must not run afterwards.
+func (m *GuestMemory) Close() error {
+	if m.host == nil {
+		return nil
+	}
+	err := unix.Munmap(m.host)
+	m.host, m.regions = nil, nil
+	return err
+}
+
+var (
+	_ io.ReaderAt = (*GuestMemory)(nil)
+	_ io.WriterAt = (*GuestMemory)(nil)
+)

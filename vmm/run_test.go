@@ -1,0 +1,132 @@
+package vmm_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gvmm/internal/kvmtest"
+	"gvmm/vmm"
+)
+
+// recorder is an ExitHandler that records port writes and can stop the
+// vCPU on a chosen port.
+type recorder struct {
+	out      []byte
+	stopPort uint16
+	stop     func()
+}
+
+func (r *recorder) PortIO(port uint16, data []byte, write bool) error {
+	if write && port == r.stopPort {
+		r.stop()
+		return nil
+	}
+	if write {
+		r.out = append(r.out, data...)
+	} else {
+		for i := range data {
+			data[i] = 0x5a
+		}
+	}
+	return nil
+}
+
+func (r *recorder) MMIO(uint64, []byte, bool) error { return errors.New("unexpected MMIO") }
+
+// newRealModeVM builds a VM with one vCPU in real mode at 0x1000 running
+// code, the smallest possible KVM program.
+func newRealModeVM(t *testing.T, code []byte, irqchip bool) (*vmm.VCPU, func()) {
+	kvmtest.Require(t)
+	sys, err := vmm.OpenSystem(vmm.DevKVM)
+	require.NoError(t, err)
+	mem, err := vmm.NewGuestMemory(4 << 20)
+	require.NoError(t, err)
+	vm, err := sys.CreateVM()
+	require.NoError(t, err)
+	require.NoError(t, vm.SetTSSAddr(vmm.TSSAddr))
+	if irqchip {
+		require.NoError(t, vm.CreateIRQChip())
+	}
+	require.NoError(t, vm.SetMemory(mem))
+	_, err = mem.WriteAt(code, 0x1000)
+	require.NoError(t, err)
+	c, err := vm.CreateVCPU(0)
+	require.NoError(t, err)
+	sregs, err := c.Sregs()
+	require.NoError(t, err)
+	sregs.CS.Base, sregs.CS.Selector = 0, 0
+	require.NoError(t, c.SetSregs(sregs))
+	require.NoError(t, c.SetRegs(vmm.Regs{RIP: 0x1000, RFLAGS: 2}))
+	return c, func() {
+		c.Close()
+		vm.Close()
+		mem.Close()
+		sys.Close()
+	}
+}
+
+func TestRunRealModePortIOThenHalt(t *testing.T) {
+	// mov $0x3f8,%dx; mov $'K',%al; out %al,(%dx); in (%dx),%al;
+	// out %al,(%dx); hlt
+	code := []byte{0xba, 0xf8, 0x03, 0xb0, 'K', 0xee, 0xec, 0xee, 0xf4}
+	c, done := newRealModeVM(t, code, false)
+	defer done()
+	r := &recorder{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.Run(ctx, r)
+	assert.ErrorIs(t, err, vmm.ErrHalted, "without an irqchip, HLT exits to userspace")
+	assert.Equal(t, []byte{'K', 0x5a}, r.out, "the OUT, then the IN's result written back out")
+}
+
+func TestStopInterruptsSpinningVCPU(t *testing.T) {
+	code := []byte{0xeb, 0xfe} // jmp .
+	c, done := newRealModeVM(t, code, true)
+	defer done()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(ctx, &recorder{}) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		assert.NoError(t, err, "a cancelled run ends cleanly")
+	case <-time.After(10 * time.Second):
+		t.Fatal("vCPU did not stop within 10 s of cancel")
+	}
+}
+
+func TestStopBeforeRun(t *testing.T) {
+	c, done := newRealModeVM(t, []byte{0xeb, 0xfe}, true)
+	defer done()
+	c.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	assert.NoError(t, c.Run(ctx, &recorder{}))
+	assert.Less(t, time.Since(start), 5*time.Second, "a stopped vCPU must not enter the guest")
+}
+
+func TestSystemQueries(t *testing.T) {
+	kvmtest.Require(t)
+	sys, err := vmm.OpenSystem(vmm.DevKVM)
+	require.NoError(t, err)
+	defer sys.Close()
+	v, err := sys.APIVersion()
+	require.NoError(t, err)
+	assert.Equal(t, vmm.KVM_API_VERSION, v)
+	assert.GreaterOrEqual(t, sys.MaxVCPUs(), 1)
+	cpuid, err := sys.SupportedCPUID()
+	require.NoError(t, err)
+	assert.NotEmpty(t, cpuid)
+}
+
+func TestOpenSystemErrors(t *testing.T) {
+	_, err := vmm.OpenSystem("/nonexistent/kvm")
+	assert.ErrorIs(t, err, vmm.ErrNoKVM)
+}
