@@ -40,6 +40,10 @@ const (
 	flagsData = 0xc093
 	// flagsTSS: present, 32/64-bit busy TSS (0x8b).
 	flagsTSS = 0x008b
+	// tssLimit is the limit of a 32-bit TSS, 104 bytes. The PVH entry
+	// (arch/x86/platform/pvh/head.S) asks for it: "tr: must be a 32-bit
+	// TSS (active) with a base of '0' and a limit of '0x67'."
+	tssLimit = 0x67
 )
 
 // Segment describes one segment register as KVM's struct kvm_segment does,
@@ -88,7 +92,7 @@ func BootSegments(mode CPUMode) (code, data, tss Segment) {
 	}
 	code = segmentFromFlags(BootCSSelector, codeFlags, 0, 0xfffff)
 	data = segmentFromFlags(BootDSSelector, flagsData, 0, 0xfffff)
-	tss = segmentFromFlags(BootTSSelector, flagsTSS, 0, 0xfffff)
+	tss = segmentFromFlags(BootTSSelector, flagsTSS, 0, tssLimit)
 	return code, data, tss
 }
 
@@ -106,7 +110,7 @@ func WriteBootGDT(mem Memory, mode CPUMode) (base uint64, limit uint16, err erro
 		0,                               // 0x08: unused
 		gdtEntry(codeFlags, 0, 0xfffff), // 0x10: __BOOT_CS
 		gdtEntry(flagsData, 0, 0xfffff), // 0x18: __BOOT_DS
-		gdtEntry(flagsTSS, 0, 0xfffff),  // 0x20: TSS
+		gdtEntry(flagsTSS, 0, tssLimit), // 0x20: TSS
 	}
 	buf := make([]byte, 8*len(gdt))
 	for i, e := range gdt {

@@ -223,3 +223,16 @@ func TestE820Map(t *testing.T) {
 	// Less than 640 KiB of RAM: only the part that exists is reported.
 	assert.Equal(t, []E820Entry{{0, 0x80000, E820RAM}}, E820Map([]Range{{Start: 0, Size: 0x80000}}))
 }
+
+// TestPVHSegments checks the segment state the PVH entry asks for
+// (arch/x86/platform/pvh/head.S): flat 32-bit code and data, and "tr: must
+// be a 32-bit TSS (active) with a base of '0' and a limit of '0x67'".
+func TestPVHSegments(t *testing.T) {
+	code, data, tss := BootSegments(Mode32)
+	assert.Equal(t, Segment{Base: 0, Limit: 0xffffffff, Selector: 0x10, Type: 0xb, Present: true, DB: true, S: true, G: true}, code)
+	assert.Equal(t, Segment{Base: 0, Limit: 0xffffffff, Selector: 0x18, Type: 0x3, Present: true, DB: true, S: true, G: true}, data)
+	assert.Equal(t, Segment{Base: 0, Limit: 0x67, Selector: 0x20, Type: 0xb, Present: true}, tss)
+	code64, _, _ := BootSegments(Mode64)
+	assert.True(t, code64.L, "64-bit code segment")
+	assert.False(t, code64.DB, "L=1 requires D=0")
+}

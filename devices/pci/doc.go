@@ -17,5 +17,7 @@
 // Interrupts are legacy INTx: level-triggered, shared, active as long as the
 // device has a reason (virtio: a non-zero ISR). Function.SetINTx drives the
 // devices.Interrupt given to Root.Add unless the guest set Interrupt Disable
-// in the command register (§6.2.2).
+// in the command register (§6.2.2). MSIX adds message-signalled
+// interrupts (§6.8.2): a vector table and Pending Bit Array that live in
+// a BAR, delivered through an MSISignaler (KVM_SIGNAL_MSI in the VMM).
 package pci

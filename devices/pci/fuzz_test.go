@@ -22,9 +22,13 @@ func FuzzConfigWrites(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		b := newBusT(t)
 		r32, r64 := &regs{}, &regs{}
+		msix, err := NewMSIX(3, 1, 0x1000, 0x2000, nopMSI{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		fn, err := NewFunction("fuzz", Header{VendorID: 0x1af4, DeviceID: 0x1043, InterruptPin: 1},
 			[]BAR{{Size: 0x4000, Device: r32}, {Size: 0x10000, Is64: true, Device: r64}},
-			[]Capability{{ID: CapabilityVendor, Body: []byte{16, 1, 0, 0}}})
+			[]Capability{{ID: CapabilityVendor, Body: []byte{16, 1, 0, 0}}, msix.Capability()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,8 +46,13 @@ func FuzzConfigWrites(f *testing.F) {
 			ops = ops[2+width:]
 		}
 		checkInvariants(t, b, fn)
+		msix.Signal(1) // delivers or pends, whatever the guest wrote
 	})
 }
+
+type nopMSI struct{}
+
+func (nopMSI) SignalMSI(uint64, uint32) error { return nil }
 
 func checkInvariants(t *testing.T, b *bus, fn *Function) {
 	if got := b.cfgRead(1, VendorIDOffset, 4); got != 0x1043_1af4 {

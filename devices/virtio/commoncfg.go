@@ -26,8 +26,9 @@ const (
 	ccQueueDevice         = 0x30 // le64
 	commonCfgSize         = 0x38
 
-	// noMSIXVector (VIRTIO_MSI_NO_VECTOR) is what the vector registers
-	// read without MSI-X: the device interrupts through INTx only.
+	// noMSIXVector (VIRTIO_MSI_NO_VECTOR): no MSI-X vector for this
+	// event, what the vector registers read after reset or when the
+	// driver asked for a vector the table does not have.
 	noMSIXVector = 0xffff
 )
 
@@ -82,11 +83,9 @@ func (t *Transport) readCommon(off uint64, data []byte) {
 	if c.driverFeatureSel < 2 {
 		le.PutUint32(img[ccDriverFeature:], uint32(c.driverFeatures>>(32*c.driverFeatureSel)))
 	}
-	le.PutUint16(img[ccConfigMSIXVector:], noMSIXVector)
 	le.PutUint16(img[ccNumQueues:], uint16(len(c.queues)))
 	img[ccDeviceStatus] = c.status
 	le.PutUint16(img[ccQueueSelect:], c.queueSel)
-	le.PutUint16(img[ccQueueMSIXVector:], noMSIXVector)
 	// §4.1.4.3.2: an unavailable queue reads queue_size 0.
 	if q := c.selected(); q != nil {
 		le.PutUint16(img[ccQueueSize:], q.cfg.Size)
@@ -98,9 +97,16 @@ func (t *Transport) readCommon(off uint64, data []byte) {
 		le.PutUint64(img[ccQueueDriver:], q.cfg.DriverAddr)
 		le.PutUint64(img[ccQueueDevice:], q.cfg.DeviceAddr)
 	}
+	sel := c.queueSel
 	t.mu.Unlock()
 	t.irqMu.Lock()
 	img[ccConfigGeneration] = t.configGen
+	le.PutUint16(img[ccConfigMSIXVector:], t.configVector)
+	qv := uint16(noMSIXVector)
+	if int(sel) < len(t.queueVectors) {
+		qv = t.queueVectors[sel]
+	}
+	le.PutUint16(img[ccQueueMSIXVector:], qv)
 	if t.needsReset {
 		img[ccDeviceStatus] |= StatusDeviceNeedsReset
 	}
@@ -138,8 +144,16 @@ func (t *Transport) writeCommon(off uint64, data []byte) {
 		t.enableQueue(uint16(v))
 	case off >= ccQueueDesc && off < commonCfgSize && (w == 8 || w == 4 && off%4 == 0):
 		t.writeQueueAddr(off, w, v)
-	case off == ccConfigMSIXVector || off == ccQueueMSIXVector:
-		// No MSI-X: the vectors stay VIRTIO_MSI_NO_VECTOR.
+	case off == ccConfigMSIXVector && w == 2:
+		t.irqMu.Lock()
+		t.configVector = t.mapVector(uint16(v))
+		t.irqMu.Unlock()
+	case off == ccQueueMSIXVector && w == 2:
+		if int(c.queueSel) < len(c.queues) {
+			t.irqMu.Lock()
+			t.queueVectors[c.queueSel] = t.mapVector(uint16(v))
+			t.irqMu.Unlock()
+		}
 	default:
 		slog.Debug("virtio: ignored common config write", "device", t.name, "off", off, "width", w)
 	}

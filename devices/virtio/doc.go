@@ -15,7 +15,8 @@
 //     memory BAR holding the common configuration, the ISR, the device
 //     configuration and the notification area. It runs the device status
 //     state machine (§2.1, §3.1.1) and feature negotiation, validates each
-//     queue when the driver enables it, and raises legacy INTx.
+//     queue when the driver enables it, and interrupts through legacy INTx
+//     or, when the driver enables it, MSI-X.
 //   - Device: the interface a device type (console, net) implements. The
 //     transport activates it at DRIVER_OK with the validated queues, passes
 //     on queue notifications and resets it when the driver resets.

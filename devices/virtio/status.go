@@ -76,6 +76,9 @@ func (t *Transport) activate() {
 		return
 	}
 	c.active = true
+	t.irqMu.Lock()
+	t.irqQueues = queues
+	t.irqMu.Unlock()
 	t.notifyActive.Store(true)
 }
 
@@ -89,6 +92,7 @@ func (t *Transport) resetLocked() {
 		t.dev.Reset()
 	}
 	t.cc.reset(t.dev.QueueMaxSizes())
+	t.resetVectors()
 	t.irqMu.Lock()
 	t.isr = 0
 	t.needsReset = false

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"gvmm/devices"
 	"gvmm/devices/pci"
 	"gvmm/vmm"
 )
@@ -28,11 +29,13 @@ const (
 // separately; the capabilities (§4.1.4) tell the driver where they are.
 const (
 	BARIndex        = 0
-	BARSize         = 0x4000
+	BARSize         = 0x8000
 	CommonCfgOffset = 0x0000
 	ISROffset       = 0x1000
 	DeviceCfgOffset = 0x2000
 	NotifyOffset    = 0x3000
+	MSIXTableOffset = 0x4000 // MSI-X vector table (with an MSISignaler)
+	MSIXPBAOffset   = 0x5000 // MSI-X Pending Bit Array
 	regionSize      = 0x1000
 
 	// NotifyOffMultiplier: queue i is notified by a write at
@@ -59,19 +62,27 @@ type Transport struct {
 
 	offered uint64 // features offered: device bits plus transport bits
 
+	msix *pci.MSIX // nil: INTx only
+
 	mu sync.Mutex // common configuration state; taken before the device's lock
 	cc commonCfg
 
-	irqMu        sync.Mutex // ISR and NEEDS_RESET; innermost lock
+	irqMu        sync.Mutex // interrupt state below; taken after mu and the device's lock
 	isr          uint8
 	needsReset   bool
 	configGen    uint8
+	configVector uint16      // config_msix_vector
+	queueVectors []uint16    // queue_msix_vector of each queue
+	irqQueues    []*Queue    // the active queues, to find a queue's vector
 	notifyActive atomic.Bool // DRIVER_OK and not broken: pass kicks on
 }
 
 // NewTransport wraps dev in a virtio PCI function. name is used in logs
-// and bus listings ("virtio-net"). Add the Function to a pci.Root.
-func NewTransport(name string, mem *vmm.GuestMemory, dev Device) (*Transport, error) {
+// and bus listings ("virtio-net"). Add the Function to a pci.Root. With a
+// non-nil msi the function also offers MSI-X with one vector per queue
+// plus one for configuration changes (§4.1.4.3, §4.1.5.1.2); drivers
+// that do not enable it get INTx.
+func NewTransport(name string, mem *vmm.GuestMemory, dev Device, msi pci.MSISignaler) (*Transport, error) {
 	nq := len(dev.QueueMaxSizes())
 	if nq == 0 || nq > maxQueues {
 		return nil, fmt.Errorf("virtio %s: %d queues, want 1..%d", name, nq, maxQueues)
@@ -82,13 +93,23 @@ func NewTransport(name string, mem *vmm.GuestMemory, dev Device) (*Transport, er
 	t := &Transport{name: name, mem: mem, dev: dev}
 	t.offered = dev.Features() | FeatureVersion1 | FeatureIndirectDesc
 	t.cc.reset(dev.QueueMaxSizes())
+	t.resetVectors()
+	caps := t.capabilities()
+	if msi != nil {
+		m, err := pci.NewMSIX(nq+1, BARIndex, MSIXTableOffset, MSIXPBAOffset, msi)
+		if err != nil {
+			return nil, fmt.Errorf("virtio %s: %w", name, err)
+		}
+		t.msix = m
+		caps = append(caps, m.Capability())
+	}
 	class, sub := pciClass(dev.Type())
 	fn, err := pci.NewFunction(name, pci.Header{
 		VendorID: PCIVendorID, DeviceID: PCIDeviceIDBase + uint16(dev.Type()),
 		RevisionID: pciRevision, Class: class, Subclass: sub,
 		SubsystemVendorID: PCIVendorID, SubsystemID: pciSubsystemID,
 		InterruptPin: 1,
-	}, []pci.BAR{{Size: BARSize, Device: barDevice{t}}}, t.capabilities())
+	}, []pci.BAR{{Size: BARSize, Device: barDevice{t}}}, caps)
 	if err != nil {
 		return nil, fmt.Errorf("virtio %s: %w", name, err)
 	}
@@ -155,8 +176,23 @@ func (b barDevice) Read(off uint64, data []byte) {
 		if size := t.dev.ConfigSize(); o <= size && uint64(len(data)) <= size-o {
 			t.dev.ReadConfig(o, data)
 		}
+	case off >= MSIXTableOffset && t.msix != nil:
+		if dev, o, ok := t.msixRegion(off); ok {
+			dev.Read(o, data)
+		}
 	}
 	// The notification area reads as zero.
+}
+
+// msixRegion maps a BAR offset into the MSI-X table or PBA.
+func (t *Transport) msixRegion(off uint64) (devices.Device, uint64, bool) {
+	switch {
+	case off >= MSIXTableOffset && off-MSIXTableOffset < t.msix.TableSize():
+		return t.msix.Table(), off - MSIXTableOffset, true
+	case off >= MSIXPBAOffset && off-MSIXPBAOffset < t.msix.PBASize():
+		return t.msix.PBA(), off - MSIXPBAOffset, true
+	}
+	return nil, 0, false
 }
 
 // Write implements devices.Device.
@@ -172,10 +208,14 @@ func (b barDevice) Write(off uint64, data []byte) {
 		if size := t.dev.ConfigSize(); o <= size && uint64(len(data)) <= size-o {
 			t.dev.WriteConfig(o, data)
 		}
-	default:
+	case off < MSIXTableOffset:
 		o := off - NotifyOffset
 		if o%NotifyOffMultiplier == 0 {
 			t.Notify(uint16(o / NotifyOffMultiplier))
+		}
+	case t.msix != nil:
+		if dev, o, ok := t.msixRegion(off); ok {
+			dev.Write(o, data)
 		}
 	}
 }
@@ -209,13 +249,65 @@ func (t *Transport) readISR() uint8 {
 	return v
 }
 
-// raise sets ISR bits and asserts INTx. The line stays high until the
-// driver reads the ISR: PCI INTx is level-triggered.
-func (t *Transport) raise(bits uint8) {
+// raise signals the driver. With MSI-X enabled the message goes to the
+// vector the driver chose (none for VIRTIO_MSI_NO_VECTOR); otherwise the
+// ISR bits are set and INTx asserted, and the line stays high until the
+// driver reads the ISR: PCI INTx is level-triggered. The configuration
+// bit is set in the ISR either way (§4.1.4.5.1).
+func (t *Transport) raise(bits uint8, q *Queue) {
 	t.irqMu.Lock()
 	defer t.irqMu.Unlock()
+	t.raiseLocked(bits, q)
+}
+
+// Precondition: t.irqMu held.
+func (t *Transport) raiseLocked(bits uint8, q *Queue) {
+	if t.msix != nil && t.msix.Enabled() {
+		if bits&ISRConfig != 0 {
+			t.isr |= ISRConfig
+			t.signalVector(t.configVector)
+		}
+		if bits&ISRQueue != 0 {
+			for i, aq := range t.irqQueues {
+				if aq == q && aq != nil {
+					t.signalVector(t.queueVectors[i])
+				}
+			}
+		}
+		return
+	}
 	t.isr |= bits
 	t.fn.SetINTx(true)
+}
+
+// Precondition: t.irqMu held.
+func (t *Transport) signalVector(v uint16) {
+	if v != noMSIXVector {
+		t.msix.Signal(v)
+	}
+}
+
+// resetVectors unmaps every MSI-X vector (§4.1.4.3: reset value
+// VIRTIO_MSI_NO_VECTOR) and forgets the active queues.
+func (t *Transport) resetVectors() {
+	t.irqMu.Lock()
+	defer t.irqMu.Unlock()
+	t.configVector = noMSIXVector
+	t.queueVectors = make([]uint16, len(t.dev.QueueMaxSizes()))
+	for i := range t.queueVectors {
+		t.queueVectors[i] = noMSIXVector
+	}
+	t.irqQueues = nil
+}
+
+// mapVector validates a vector the driver writes: one the table does not
+// have reads back as VIRTIO_MSI_NO_VECTOR, which tells the driver the
+// mapping failed (§4.1.5.1.2.1).
+func (t *Transport) mapVector(v uint16) uint16 {
+	if t.msix == nil || int(v) >= t.msix.Vectors() {
+		return noMSIXVector
+	}
+	return v
 }
 
 // signal is the Signal handed to an activated device.
@@ -224,7 +316,7 @@ type signal struct{ t *Transport }
 // UsedBuffers implements Signal.
 func (s signal) UsedBuffers(q *Queue) {
 	if q.NeedsInterrupt() {
-		s.t.raise(ISRQueue)
+		s.t.raise(ISRQueue, q)
 	}
 }
 
@@ -233,7 +325,7 @@ func (s signal) ConfigChanged() {
 	s.t.irqMu.Lock()
 	s.t.configGen++
 	s.t.irqMu.Unlock()
-	s.t.raise(ISRConfig)
+	s.t.raise(ISRConfig, nil)
 }
 
 // Fail implements Signal.
@@ -247,11 +339,11 @@ func (t *Transport) fail(err error) {
 	t.irqMu.Lock()
 	first := !t.needsReset
 	t.needsReset = true
+	t.raiseLocked(ISRConfig, nil) // the driver sees both at once
 	t.irqMu.Unlock()
 	if first {
 		slog.Error("virtio: device needs reset", "device", t.name, "err", err)
 	}
-	t.raise(ISRConfig)
 }
 
 // NeedsReset reports whether the device is in DEVICE_NEEDS_RESET.

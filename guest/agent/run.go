@@ -68,29 +68,25 @@ func (a *agent) printf(format string, args ...any) {
 // returns only if powering off failed.
 func Main(env Env) int {
 	inContainer := env.Getenv(EnvReadyFD) != ""
-	a := &agent{env: env, inContainer: inContainer}
-	if err := a.configure(inContainer); err != nil {
-		a.printf("error: %v", err)
-		if !inContainer && a.cfg.Mode == ModeShell {
-			return a.execShell() // let the user at the console see why
-		}
-		return exitUsage
-	}
+	a := &agent{env: env, cfg: DefaultConfig(), inContainer: inContainer}
 	sig, err := a.signaller()
 	if err != nil {
 		a.printf("error: %v", err)
-		return a.fail()
+		return a.fail(exitFailure)
 	}
 	defer sig.Close()
 	a.sig = sig
-
-	if err := a.setUp(inContainer); err != nil {
+	if err := a.configure(); err != nil {
 		a.printf("error: %v", err)
-		return a.fail()
+		return a.fail(exitUsage)
+	}
+	if err := a.setUp(); err != nil {
+		a.printf("error: %v", err)
+		return a.fail(exitFailure)
 	}
 	if err := sig.Ready(); err != nil {
 		a.printf("error: %v", err)
-		return a.fail()
+		return a.fail(exitFailure)
 	}
 	a.printf("READY")
 	a.printf("mode %s", a.cfg.Mode)
@@ -116,9 +112,8 @@ func (a *agent) signaller() (Signaller, error) {
 
 // configure reads the command line (VM only: a container sees the host's)
 // and the environment.
-func (a *agent) configure(inContainer bool) error {
-	a.cfg = DefaultConfig()
-	if !inContainer {
+func (a *agent) configure() error {
+	if !a.inContainer {
 		b, err := os.ReadFile(a.env.CmdlineFile)
 		if err != nil {
 			return fmt.Errorf("read kernel command line: %w", err)
@@ -140,8 +135,8 @@ func (a *agent) configure(inContainer bool) error {
 
 // setUp prepares the guest: mounts and modules (VM only), network, HTTP, and
 // prints the facts tests assert.
-func (a *agent) setUp(inContainer bool) error {
-	if !inContainer {
+func (a *agent) setUp() error {
+	if !a.inContainer {
 		mounted, err := EnsureMounts()
 		if err != nil {
 			return err
@@ -235,14 +230,14 @@ func (a *agent) execShell() int {
 // that will never come; in shell mode the user gets the shell to look into
 // it. Otherwise the agent exits non-zero (in a VM u-root's init then exits,
 // and the kernel panics: the VMM sees a failure either way).
-func (a *agent) fail() int {
+func (a *agent) fail(status int) int {
 	switch {
-	case a.cfg.Mode == ModePoweroff && a.sig != nil && a.sig.InVM() && RootIsInitramfs():
+	case a.cfg.Mode == ModePoweroff && a.sig != nil && a.sig.InVM() && inGuestInitramfs():
 		if err := a.sig.Exit(failureStatus); err != nil {
 			a.printf("error: %v", err)
 		}
-	case a.cfg.Mode == ModeShell && !a.inContainer:
+	case a.cfg.Mode == ModeShell && !a.inContainer && inGuestInitramfs():
 		return a.execShell()
 	}
-	return exitFailure
+	return status
 }

@@ -98,12 +98,28 @@ func CountCPUList(list string) (int, error) {
 	return n, nil
 }
 
+// ErrNotGuest is returned by PowerOff outside a VM's initramfs.
+var ErrNotGuest = errors.New("refusing to power off: not running as uinit in a VM's initramfs")
+
+// startedByInit reports whether the agent is init or init's child, as uinit
+// is. With RootIsInitramfs it keeps a hand-run agent from rebooting a host.
+func startedByInit() bool {
+	return os.Getpid() == 1 || os.Getppid() == 1
+}
+
+// inGuestInitramfs reports whether the agent runs as init or uinit from a VM's
+// initramfs: only then may it take over the machine (power off, exec a
+// shell in its place after an error).
+func inGuestInitramfs() bool {
+	return RootIsInitramfs() && startedByInit()
+}
+
 // PowerOff asks the VMM to stop with status 0 through the exit register and,
 // for a VMM without one (QEMU), powers the machine off through the kernel.
 // It returns only on failure.
 func PowerOff(s Signaller) error {
-	if !s.InVM() || !RootIsInitramfs() {
-		return errors.New("refusing to power off: not running in a gvmm VM's initramfs")
+	if !s.InVM() || !inGuestInitramfs() {
+		return ErrNotGuest
 	}
 	unix.Sync()
 	if err := s.Exit(0); err != nil {

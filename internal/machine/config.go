@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"gvmm/boot"
 	"gvmm/vmm"
 )
 
@@ -39,10 +40,11 @@ type Config struct {
 const (
 	// DefaultMemSize is what `gvmm boot` gives a guest without --mem.
 	DefaultMemSize = 256 << 20
-	// MaxCPUs bounds --cpus by the MP table: APIC IDs are 8 bits and one
-	// ID goes to the IO-APIC.
-	MaxCPUs = 254
 )
+
+// MaxCPUs bounds --cpus: the MP table that tells the guest about its CPUs
+// must fit in the EBDA (boot.MPTableMaxCPUs).
+var MaxCPUs = boot.MPTableMaxCPUs(0)
 
 // Sentinel errors for a bad configuration.
 var (

@@ -91,12 +91,15 @@ func (m *Machine) createVM() error {
 	if m.vm, err = sys.CreateVM(); err != nil {
 		return err
 	}
+	// Memory first, as Firecracker does: each later step that registers
+	// in-kernel devices waits for an SRCU grace period, and measured here
+	// the memory slot is cheapest while the VM is still empty.
 	steps := []func() error{
+		func() error { return m.vm.SetMemory(m.mem) },
 		func() error { return m.vm.SetTSSAddr(vmm.TSSAddr) },
 		func() error { return m.vm.SetIdentityMapAddr(vmm.IdentityMapAddr) },
 		m.vm.CreateIRQChip,
 		m.vm.CreatePIT2,
-		func() error { return m.vm.SetMemory(m.mem) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -66,13 +66,63 @@ func (l *Line) WaitRaised(timeout time.Duration) bool {
 	}
 }
 
+// MSI is a pci.MSISignaler that records messages, as the local APIC
+// would receive them, and lets tests wait for them.
+type MSI struct {
+	mu   sync.Mutex
+	msgs []MSIMessage
+	sent chan struct{}
+}
+
+// MSIMessage is one delivered message.
+type MSIMessage struct {
+	Address uint64
+	Data    uint32
+}
+
+// NewMSI returns an empty recorder.
+func NewMSI() *MSI { return &MSI{sent: make(chan struct{}, 1)} }
+
+// SignalMSI implements pci.MSISignaler.
+func (m *MSI) SignalMSI(address uint64, data uint32) error {
+	m.mu.Lock()
+	m.msgs = append(m.msgs, MSIMessage{address, data})
+	m.mu.Unlock()
+	select {
+	case m.sent <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Take returns and forgets the messages delivered so far.
+func (m *MSI) Take() []MSIMessage {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.msgs
+	m.msgs = nil
+	return out
+}
+
+// Wait waits until a message has been delivered since the last Wait, or
+// the timeout passes.
+func (m *MSI) Wait(timeout time.Duration) bool {
+	select {
+	case <-m.sent:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
 // Machine is the smallest machine a virtio device needs: guest RAM, an
-// MMIO bus, a PCI root and an interrupt line.
+// MMIO bus, a PCI root, an INTx line and an MSI receiver.
 type Machine struct {
 	Mem  *vmm.GuestMemory
 	MMIO *devices.Bus
 	Root *pci.Root
 	Line *Line
+	MSI  *MSI
 }
 
 // NewMachine maps MemSize bytes of guest RAM and an empty PCI bus.
@@ -87,13 +137,14 @@ func NewMachine() (*Machine, error) {
 		mem.Close()
 		return nil, err
 	}
-	return &Machine{Mem: mem, MMIO: mmio, Root: root, Line: NewLine()}, nil
+	return &Machine{Mem: mem, MMIO: mmio, Root: root, Line: NewLine(), MSI: NewMSI()}, nil
 }
 
-// Attach wraps dev in a transport, plugs it into the bus and returns a
-// driver probed against it.
+// Attach wraps dev in a transport (with MSI-X), plugs it into the bus
+// and returns a driver probed against it. The driver uses INTx unless
+// the test calls Driver.EnableMSIX.
 func (m *Machine) Attach(name string, dev virtio.Device) (*virtio.Transport, *Driver, error) {
-	t, err := virtio.NewTransport(name, m.Mem, dev)
+	t, err := virtio.NewTransport(name, m.Mem, dev, m.MSI)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,16 +8,18 @@ import (
 
 // Operation codes of RunOps, one byte each followed by its arguments.
 const (
-	OpCommonWrite = iota // off u8, width u8 (1, 2, 4 or 8 after masking), value u64
-	OpMemWrite           // addr u32 (mod MemSize), 8 bytes
-	OpKick               // queue u8
-	OpReadISR            //
-	OpStatus             // value u8
-	OpStart              // negotiate all features, set up every queue, DRIVER_OK
-	OpAdd                // queue u8, readable len u16, writable len u16
-	OpDesc               // queue u8, index u8, addr u64, len u32, flags u16, next u16
-	OpAvailIdx           // queue u8, idx u16
-	OpDeviceCfgWrite     // off u8, value u32
+	OpCommonWrite    = iota // off u8, width u8 (1, 2, 4 or 8 after masking), value u64
+	OpMemWrite              // addr u32 (mod MemSize), 8 bytes
+	OpKick                  // queue u8
+	OpReadISR               //
+	OpStatus                // value u8
+	OpStart                 // negotiate all features, set up every queue, DRIVER_OK
+	OpAdd                   // queue u8, readable len u16, writable len u16
+	OpDesc                  // queue u8, index u8, addr u64, len u32, flags u16, next u16
+	OpAvailIdx              // queue u8, idx u16
+	OpDeviceCfgWrite        // off u8, value u32
+	OpBARWrite              // off u16 (mod BAR size), width u8, value u64: MSI-X table, PBA, anything
+	OpMSIX                  // enable MSI-X and map vectors, as Linux does
 	numOps
 )
 
@@ -88,6 +90,11 @@ func (d *Driver) RunOps(numQueues int, ops []byte) {
 			}
 		case OpDeviceCfgWrite:
 			d.Write(d.DeviceCfg+uint64(r.u8()%0x40), 4, uint64(r.u32()))
+		case OpBARWrite:
+			off, width, v := uint64(r.u16())%virtio.BARSize, []int{1, 2, 4, 8}[r.u8()%4], r.u64()
+			d.Write(d.Common-virtio.CommonCfgOffset+off, width, v)
+		case OpMSIX:
+			d.EnableMSIX(numQueues)
 		}
 	}
 }

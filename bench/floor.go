@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Sample is one start of one subject.
+type Sample struct {
+	// Ready is the time from just before exec to the subject's READY
+	// event, or 0 if the subject has no READY signal.
+	Ready time.Duration
+	// Exit is the time from just before exec to the process's exit.
+	Exit time.Duration
+	// MaxRSSKiB is the process's peak resident set (ru_maxrss), as
+	// reported by the rusage launcher (testdata/rusage.c), or 0 when the
+	// command was not started through it.
+	MaxRSSKiB int64
+}
+
+// readyLine matches gvmm's READY report and the floor program's.
+var readyLine = regexp.MustCompile(`^(gvmm: READY at [0-9]+ us|READY)$`)
+
+// rssLine is the rusage launcher's report.
+var rssLine = regexp.MustCompile(`^rusage: maxrss_kib=([0-9]+)$`)
+
+// RunOnce starts argv, watches its stderr for a READY line, and waits for
+// it to exit within timeout. wantCode is the exit status that means success.
+func RunOnce(ctx context.Context, argv []string, wantCode int, timeout time.Duration) (Sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return Sample{}, err
+	}
+	cmd.Stdout = io.Discard
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return Sample{}, err
+	}
+	var s Sample
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := sc.Text()
+		if s.Ready == 0 && readyLine.MatchString(line) {
+			s.Ready = time.Since(start)
+		}
+		if m := rssLine.FindStringSubmatch(line); m != nil {
+			s.MaxRSSKiB, _ = strconv.ParseInt(m[1], 10, 64)
+		}
+	}
+	err = cmd.Wait()
+	s.Exit = time.Since(start)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == wantCode {
+		err = nil
+	}
+	if err == nil && cmd.ProcessState.ExitCode() != wantCode {
+		err = fmt.Errorf("exit code %d, want %d", cmd.ProcessState.ExitCode(), wantCode)
+	}
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", argv[0], err)
+	}
+	return s, nil
+}
+
+// Stats summarises samples.
+type Stats struct {
+	N                           int
+	ReadyMedian, ExitMedian     time.Duration
+	ReadyMin, ReadyMax, Ready95 time.Duration
+	RSSMedianKiB                int64
+}
+
+// Summarise computes medians, extremes and the 95th percentile.
+func Summarise(samples []Sample) Stats {
+	st := Stats{N: len(samples)}
+	if len(samples) == 0 {
+		return st
+	}
+	var ready, exit []time.Duration
+	var rss []int64
+	for _, s := range samples {
+		ready = append(ready, s.Ready)
+		exit = append(exit, s.Exit)
+		rss = append(rss, s.MaxRSSKiB)
+	}
+	slices.Sort(ready)
+	slices.Sort(exit)
+	slices.Sort(rss)
+	st.ReadyMedian, st.ExitMedian, st.RSSMedianKiB = median(ready), median(exit), rss[len(rss)/2]
+	st.ReadyMin, st.ReadyMax = ready[0], ready[len(ready)-1]
+	st.Ready95 = ready[min(len(ready)-1, (len(ready)*95+99)/100-1)]
+	return st
+}
+
+func median[T int64 | time.Duration](sorted []T) T {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// FormatMS prints a duration in milliseconds with two decimals.
+func FormatMS(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) + " ms"
+}

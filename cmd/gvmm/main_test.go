@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gvmm/guest/testguests"
+	"gvmm/internal/kvmtest"
+)
+
+var (
+	gvmmBin string
+	guests  map[string]string
+)
+
+// TestMain builds the real gvmm binary and the test guests once: these
+// tests drive the command as a user does and check exit codes and stderr.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gvmm-cmd-test-")
+	if err != nil {
+		panic(err)
+	}
+	gvmmBin = filepath.Join(dir, "gvmm")
+	build := exec.Command("go", "build", "-o", gvmmBin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	if guests, err = testguests.Build(dir); err != nil {
+		os.RemoveAll(dir)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// gvmm runs the binary with a deadline and returns stdout, stderr and the
+// exit code.
+func gvmm(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(gvmmBin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin = strings.NewReader(stdin)
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return stdout.String(), stderr.String(), code
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("gvmm %v did not finish in 20 s; stdout:\n%s\nstderr:\n%s", args, &stdout, &stderr)
+	}
+	return "", "", -1
+}
+
+func TestBootDemoGuest(t *testing.T) {
+	kvmtest.Require(t)
+	out, errOut, code := gvmm(t, "", "boot", guests["hello32"], "--cmdline", "from the test", "--mem", "128M")
+	assert.Equal(t, 0, code, "stderr: %s", errOut)
+	assert.Contains(t, out, "Hello from a gvmm PVH guest")
+	assert.Contains(t, out, "cmdline: from the test")
+	assert.Regexp(t, `(?m)^gvmm: READY at [0-9]+ us$`, errOut)
+}
+
+func TestBootExitCodes(t *testing.T) {
+	kvmtest.Require(t)
+	_, _, code := gvmm(t, "", "boot", guests["exit42"])
+	assert.Equal(t, 42, code, "the guest's status becomes gvmm's")
+	_, errOut, code := gvmm(t, "", "boot", guests["triplefault"])
+	assert.Equal(t, 0, code, "a triple fault is a reset; with no reboot, gvmm exits 0")
+	assert.Contains(t, errOut, "triple fault")
+}
+
+func TestBootEscapeQuits(t *testing.T) {
+	kvmtest.Require(t)
+	// Ctrl-A x stops a guest that would otherwise spin forever.
+	out, _, code := gvmm(t, "\x01x", "boot", guests["spin"])
+	assert.Equal(t, 0, code)
+	_ = out
+}
+
+func TestBootEchoInput(t *testing.T) {
+	kvmtest.Require(t)
+	out, _, code := gvmm(t, "typed\x01\x01q", "boot", guests["echo"])
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "typed\x01", "Ctrl-A Ctrl-A sends one Ctrl-A")
+}
+
+func TestBadInputOneLine(t *testing.T) {
+	dir := t.TempDir()
+	notKernel := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(notKernel, []byte("hello\n"), 0o644))
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.WriteFile(empty, nil, 0o644))
+	noPerm := filepath.Join(dir, "kvm-noperm")
+	require.NoError(t, os.WriteFile(noPerm, nil, 0o000))
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+		code int
+		kvm  bool
+	}{
+		{"no kernel argument", []string{"boot"}, "exactly one KERNEL", 2, false},
+		{"unknown flag", []string{"boot", "--bogus", "k"}, "flag provided but not defined", 2, false},
+		{"memory malformed", []string{"boot", "k", "--mem", "lots"}, "bad memory size", 1, false},
+		{"kernel missing", []string{"boot", filepath.Join(dir, "nope")}, "no such file", 1, true},
+		{"kernel empty", []string{"boot", empty}, "not", 1, true},
+		{"kernel not a kernel", []string{"boot", notKernel}, "bzImage", 1, true},
+		{"memory too small", []string{"boot", notKernel, "--mem", "1M"}, "too small", 1, false},
+		{"memory too large", []string{"boot", notKernel, "--mem", "64T"}, "too large for this host", 1, false},
+		{"zero vCPUs", []string{"boot", notKernel, "--cpus", "0"}, "vCPU count", 1, false},
+		{"too many vCPUs", []string{"boot", notKernel, "--cpus", "100000"}, "vCPU count", 1, false},
+		{"no /dev/kvm", []string{"boot", notKernel, "--kvm", filepath.Join(dir, "kvm")}, "nested virtualization", 1, false},
+		{"unknown command", []string{"frobnicate"}, "unknown command", 2, false},
+	}
+	if os.Geteuid() != 0 {
+		cases = append(cases, struct {
+			name string
+			args []string
+			want string
+			code int
+			kvm  bool
+		}{"/dev/kvm unreadable", []string{"boot", notKernel, "--kvm", noPerm}, "kvm group", 1, false})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.kvm {
+				kvmtest.Require(t)
+			}
+			_, errOut, code := gvmm(t, "", c.args...)
+			assert.Equal(t, c.code, code, "stderr: %s", errOut)
+			assert.Contains(t, errOut, c.want)
+			if c.code == 1 {
+				assert.Equal(t, 1, strings.Count(strings.TrimSpace(errOut), "\n")+1,
+					"one line, got:\n%s", errOut)
+				assert.True(t, strings.HasPrefix(errOut, "gvmm: "), errOut)
+			}
+		})
+	}
+}
+
+func TestCheckReportsThisHost(t *testing.T) {
+	kvmtest.Require(t)
+	out, _, code := gvmm(t, "", "check")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "API version:   12")
+	flavour := "none"
+	for _, m := range []string{"kvm_intel", "kvm_amd", "kvm_pvm"} {
+		if _, err := os.Stat("/sys/module/" + m); err == nil {
+			flavour = m
+			break
+		}
+	}
+	assert.Contains(t, out, "KVM module:    "+flavour)
+	if flavour == "kvm_pvm" {
+		assert.Contains(t, out, "Linux will not boot to userspace here")
+	}
+}
+
+func TestCheckWithoutKVM(t *testing.T) {
+	out, _, code := gvmm(t, "", "check", "--kvm", "/nonexistent/kvm")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "NOT USABLE")
+	assert.Contains(t, out, "modprobe")
+}
