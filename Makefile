@@ -13,7 +13,7 @@ BUILD     ?= build
 GUESTS    := hello32 long64 echo triplefault spin exit42
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all gvmm testguests run test lint unit fuzz bench-floor clean
+.PHONY: all gvmm testguests run test lint unit e2e fuzz bench-floor clean initramfs initramfs-debian
 
 all: gvmm testguests
 
@@ -45,7 +45,7 @@ lint:
 # /dev/kvm run here on any host that has it (and skip, saying why, where
 # it is absent); fuzz targets run their seed corpora.
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	env -u GVMM_E2E $(GO) test -race -count=1 -timeout 15m ./...
 
 # fuzz: run each fuzz target for FUZZTIME (not part of make test).
 FUZZTIME ?= 30s
@@ -57,10 +57,25 @@ fuzz:
 
 # bench-floor: process start to READY and VMM RSS for the PVH demo guest,
 # beside QEMU microvm when installed.
-bench-floor: testguests
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/machine/
+bench-floor:
+	$(GO) test -run '^$$' -bench Floor -benchtime 20x ./bench/
 
-test: lint unit
+# The u-root initramfs with the gvmm agent (guest/), cached under
+# ~/.cache/gvmm by the hash of its sources; -debian adds the Debian cloud
+# kernel's virtio modules for the agent to load.
+initramfs:
+	guest/build-initramfs.sh $(BUILD)/initramfs.cpio
+
+initramfs-debian: kernel-debian
+	guest/build-initramfs.sh $(BUILD)/initramfs-debian.cpio --modules $(BUILD)/debian-kernel/modules/virtio.order
+
+# e2e: boot the real kernels with the real initramfs. On this project's CI
+# machines /dev/kvm is kvm_pvm (no Linux boots under it), so the tests run
+# gvmm inside the nested rig (internal/rig): a QEMU TCG L1 with kvm-amd.
+e2e: kernel kernel-debian initramfs initramfs-debian
+	GVMM_E2E=1 $(GO) test -count=1 -timeout 40m ./internal/e2e/ ./internal/rig/...
+
+test: lint unit e2e
 
 clean:
 	rm -rf $(BUILD)

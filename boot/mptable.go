@@ -93,9 +93,12 @@ const (
 	mpIntExtINT = 3 // from the 8259 PIC
 	// Interrupt flags (Table 4-10): PO bits 0-1, EL bits 2-3.
 	// 0 means "conforms to the specifications of the bus" (ISA: edge,
-	// active high). PCI INTx lines are level triggered and active low.
+	// active high). PCI INTx lines are level triggered; they are active
+	// low on the wire, but KVM_IRQ_LINE's level 1 means "asserted" and
+	// KVM ignores IO-APIC polarity, so we declare active high, as SeaBIOS
+	// does on KVM.
 	mpIntConforming = 0
-	mpIntPCI        = 0x3 | 0x3<<2
+	mpIntPCI        = 0x1 | 0x3<<2
 	// mpAllLAPICs as DESTINATION LOCAL APIC ID means every local APIC.
 	mpAllLAPICs = 0xff
 
@@ -199,8 +202,15 @@ func mpConfigTable(cpus int, pci []PCIInterrupt) []byte {
 	// arch/x86/kvm/irq_comm.c) wires GSI n to pin n. PCs and QEMU put
 	// the timer on pin 2 and say so with an override, but QEMU installs
 	// its own routing for that; gvmm keeps KVM's.
+	// An ISA entry for a line that a PCI device also uses would give Linux
+	// two trigger modes for one pin, and it would refuse the interrupt:
+	// such lines get only their PCI entry.
+	usedByPCI := map[uint8]bool{}
+	for _, p := range pci {
+		usedByPCI[p.IRQ] = true
+	}
 	for irq := uint8(0); irq < isaIRQs; irq++ {
-		if irq != isaCascadeIRQ {
+		if irq != isaCascadeIRQ && !usedByPCI[irq] {
 			intr(mpEntryIOIntr, mpIntINT, mpIntConforming, mpBusISA, irq, ioapicID, irq)
 		}
 	}

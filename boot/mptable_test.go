@@ -121,8 +121,8 @@ func TestWriteMPTable(t *testing.T) {
 			assert.Equal(t, irq, isa[irq], "ISA IRQ %d -> pin", irq)
 		}
 		p := ints[15].data
-		assert.Equal(t, []byte{mpEntryIOIntr, mpIntINT, 0x0f, 0, mpBusPCI, 3 << 2, byte(cpus), 16}, p,
-			"PCI 00:03 INTA# -> pin 16, level, active low")
+		assert.Equal(t, []byte{mpEntryIOIntr, mpIntINT, 0x0d, 0, mpBusPCI, 3 << 2, byte(cpus), 16}, p,
+			"PCI 00:03 INTA# -> pin 16, level, active high (KVM ignores polarity)")
 		require.Len(t, lints, 2)
 		assert.Equal(t, []byte{4, mpIntExtINT, 0, 0, mpBusISA, 0, 0, 0}, lints[0].data)
 		assert.Equal(t, []byte{4, mpIntNMI, 0, 0, mpBusISA, 0, 0xff, 1}, lints[1].data)

@@ -3,6 +3,8 @@ package container
 import (
 	"fmt"
 
+	"gvmm/container/nsinit"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -44,19 +46,17 @@ func capabilityMask(names []string) (uint64, error) {
 	return mask, nil
 }
 
-// capSets is a decoded LinuxCapabilities.
-type capSets struct{ bounding, effective, permitted, inheritable, ambient uint64 }
-
-func decodeCaps(c *specs.LinuxCapabilities) (capSets, error) {
-	var s capSets
+// decodeCaps turns the spec's capability names into init's masks.
+func decodeCaps(c *specs.LinuxCapabilities) (nsinit.Caps, error) {
+	var s nsinit.Caps
 	if c == nil {
 		return s, nil
 	}
 	for _, p := range []struct {
 		dst   *uint64
 		names []string
-	}{{&s.bounding, c.Bounding}, {&s.effective, c.Effective}, {&s.permitted, c.Permitted},
-		{&s.inheritable, c.Inheritable}, {&s.ambient, c.Ambient}} {
+	}{{&s.Bounding, c.Bounding}, {&s.Effective, c.Effective}, {&s.Permitted, c.Permitted},
+		{&s.Inheritable, c.Inheritable}, {&s.Ambient, c.Ambient}} {
 		m, err := capabilityMask(p.names)
 		if err != nil {
 			return s, err
@@ -64,48 +64,4 @@ func decodeCaps(c *specs.LinuxCapabilities) (capSets, error) {
 		*p.dst = m
 	}
 	return s, nil
-}
-
-// dropBounding removes every capability outside keep from the bounding
-// set (prctl(2) PR_CAPBSET_DROP), so no later execve can regain it, not
-// even by a set-user-ID-root binary. It stops at the first number the
-// kernel does not know (EINVAL), which is how its last capability is found.
-func dropBounding(keep uint64) error {
-	for c := uint(0); c < 64; c++ {
-		if keep&(1<<c) != 0 {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
-			if err == unix.EINVAL {
-				return nil
-			}
-			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
-		}
-	}
-	return nil
-}
-
-// setCapabilities sets the effective, permitted and inheritable sets with
-// capset(2) (version 3: two 32-bit words per set), then raises the ambient
-// ones. capabilities(7): an ambient capability must be both permitted and
-// inheritable; `runc spec` lists ambient ones without inheritable, and runc
-// only warns about those, so they are skipped here as well.
-func setCapabilities(s capSets) error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	data := [2]unix.CapUserData{
-		{Effective: uint32(s.effective), Permitted: uint32(s.permitted), Inheritable: uint32(s.inheritable)},
-		{Effective: uint32(s.effective >> 32), Permitted: uint32(s.permitted >> 32), Inheritable: uint32(s.inheritable >> 32)},
-	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset: %w", err)
-	}
-	for c := uint(0); c < 64; c++ {
-		if s.ambient&s.permitted&s.inheritable&(1<<c) == 0 {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
-			return fmt.Errorf("raise ambient capability %d: %w", c, err)
-		}
-	}
-	return nil
 }

@@ -1,56 +1,82 @@
 package container
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
-	"github.com/containerd/cgroups/v3"
-	"github.com/containerd/cgroups/v3/cgroup1"
-	"github.com/containerd/cgroups/v3/cgroup2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
-// cgroupParent is the group under which every container gets its own.
-const cgroupParent = "/gvmm"
+// This file and cgroup_v1.go, cgroup_v2.go, cgroup_bpf.go are gvmm's own
+// cgroupfs layer. It replaced github.com/containerd/cgroups/v3, which is
+// correct but costs every gvmm process, `gvmm boot` included, about 1 ms
+// of start-up (its imports initialize protobuf, cilium/ebpf and dbus; see
+// the package documentation), for what amounts to mkdir, a few writes of
+// decimal numbers, and rmdir (Documentation/admin-guide/cgroup-v1/*.rst and
+// cgroup-v2.rst in the kernel tree).
 
-// unifiedMountpoint is where a v2-only host mounts its single hierarchy.
-const unifiedMountpoint = "/sys/fs/cgroup"
+// cgroupParent is the group under which every container gets its own.
+const cgroupParent = "gvmm"
+
+// cgroupRoot is where the host mounts its cgroup file systems.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// The host's cgroup layouts.
+const (
+	layoutNone    = "unavailable"
+	layoutV1      = "v1"
+	layoutHybrid  = "hybrid (v1 controllers)"
+	layoutUnified = "v2"
+)
+
+// CgroupMode names the host's cgroup layout, told apart by the file
+// system type at /sys/fs/cgroup (cgroup2 for v2, a tmpfs of v1
+// hierarchies otherwise) and, on v1, whether /sys/fs/cgroup/unified holds
+// an empty v2 hierarchy beside them (hybrid).
+func CgroupMode() string {
+	var st unix.Statfs_t
+	if unix.Statfs(cgroupRoot, &st) != nil {
+		return layoutNone
+	}
+	switch st.Type {
+	case unix.CGROUP2_SUPER_MAGIC:
+		return layoutUnified
+	case unix.TMPFS_MAGIC:
+		if unix.Statfs(filepath.Join(cgroupRoot, "unified"), &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			return layoutHybrid
+		}
+		return layoutV1
+	}
+	return layoutNone
+}
+
+// cgroup is one container's control group. On v2 it is one directory; on
+// v1 one per hierarchy it joins (co-mounted controllers such as
+// cpu,cpuacct share one).
+type cgroup struct {
+	// v2 is the group's directory on a unified host, "" on v1.
+	v2 string
+	// v1 maps each joined v1 controller to the group's directory in its
+	// hierarchy; nil on v2.
+	v1 map[string]string
+}
 
 // v1Controllers are the v1 hierarchies a container joins: the three it is
 // limited by (memory, pids, cpu), the accounting one beside cpu, devices
 // for the device allow list, and freezer so the whole group can be
-// stopped. Joining fewer keeps creation cheap (one mkdir each).
-var v1Controllers = map[cgroup1.Name]bool{
-	cgroup1.Memory: true, cgroup1.Pids: true, cgroup1.Cpu: true, cgroup1.Cpuacct: true,
-	cgroup1.Devices: true, cgroup1.Freezer: true,
-}
-
-// CgroupMode names the host's cgroup layout as the library detects it from
-// the file system type at /sys/fs/cgroup (and /sys/fs/cgroup/unified).
-func CgroupMode() string {
-	switch cgroups.Mode() {
-	case cgroups.Legacy:
-		return "v1"
-	case cgroups.Hybrid:
-		return "hybrid (v1 controllers)"
-	case cgroups.Unified:
-		return "v2"
-	}
-	return "unavailable"
-}
-
-// cgroup is one container's control group on either version.
-type cgroup struct {
-	path string
-	v1   cgroup1.Cgroup
-	v2   *cgroup2.Manager
-}
+// stopped. cpuset joins too when the spec pins CPUs or memory nodes.
+var v1Controllers = []string{"memory", "pids", "cpu", "cpuacct", "devices", "freezer"}
 
 // defaultDeviceRules are always allowed on top of a bundle's device rules:
-// the nodes setupDev binds in and the pty devices (config-linux.md
+// the nodes the default /dev binds in and the pty devices (config-linux.md
 // "Default Devices"; runc allows the same list).
 var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"},    // null
@@ -67,128 +93,189 @@ var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 
 func i64(v int64) *int64 { return &v }
 
-// newCgroup creates /gvmm/<id> with the limits in res.
+// errNoCgroups means no cgroup file system is mounted.
+var errNoCgroups = errors.New("cgroups: no cgroup file system mounted at " + cgroupRoot)
+
+// newCgroup creates gvmm/<id> with the limits in res on the host's layout.
 func newCgroup(id string, res *specs.LinuxResources) (*cgroup, error) {
 	r := specs.LinuxResources{}
 	if res != nil {
 		r = *res
 	}
 	r.Devices = append(append([]specs.LinuxDeviceCgroup(nil), r.Devices...), defaultDeviceRules...)
-	path := filepath.Join(cgroupParent, id)
-	switch cgroups.Mode() {
-	case cgroups.Unified:
-		m, err := cgroup2.NewManager(unifiedMountpoint, path, cgroup2.ToResources(&r))
-		if err != nil {
-			return nil, fmt.Errorf("cgroup v2 %s: %w", path, err)
-		}
-		return &cgroup{path: path, v2: m}, nil
-	case cgroups.Legacy, cgroups.Hybrid:
-		want := v1Controllers
-		if r.CPU != nil && (r.CPU.Cpus != "" || r.CPU.Mems != "") {
-			want = map[cgroup1.Name]bool{cgroup1.Cpuset: true}
-			for k := range v1Controllers {
-				want[k] = true
-			}
-		}
-		hier := func() ([]cgroup1.Subsystem, error) {
-			all, err := cgroup1.Default()
-			var out []cgroup1.Subsystem
-			for _, s := range all {
-				if want[s.Name()] {
-					out = append(out, s)
-				}
-			}
-			return out, err
-		}
-		c, err := cgroup1.New(cgroup1.StaticPath(path), &r, cgroup1.WithHierarchy(hier))
-		if err != nil {
-			return nil, fmt.Errorf("cgroup v1 %s: %w", path, err)
-		}
-		return &cgroup{path: path, v1: c}, nil
-	}
-	return nil, errors.New("cgroups: no cgroup file system mounted at /sys/fs/cgroup")
-}
-
-// loadCgroup finds an existing container group, for rm after a crash.
-func loadCgroup(id string) (*cgroup, error) {
-	path := filepath.Join(cgroupParent, id)
-	if cgroups.Mode() == cgroups.Unified {
-		m, err := cgroup2.Load(path, cgroup2.WithMountpoint(unifiedMountpoint))
+	switch CgroupMode() {
+	case layoutUnified:
+		return newCgroupV2(filepath.Join(cgroupRoot, cgroupParent, id), &r)
+	case layoutV1, layoutHybrid:
+		mounts, err := v1Mounts()
 		if err != nil {
 			return nil, err
 		}
-		return &cgroup{path: path, v2: m}, nil
+		return newCgroupV1(mounts, filepath.Join(cgroupParent, id), &r)
 	}
-	c, err := cgroup1.Load(cgroup1.StaticPath(path))
-	if err != nil {
-		return nil, err
-	}
-	return &cgroup{path: path, v1: c}, nil
+	return nil, errNoCgroups
 }
 
-// add moves the process pid (and later its children) into the group.
-func (c *cgroup) add(pid int) error {
-	if c.v2 != nil {
-		return c.v2.AddProc(uint64(pid))
+// loadCgroup finds the group of container id again, for rm after a crash.
+func loadCgroup(id string) (*cgroup, error) {
+	switch CgroupMode() {
+	case layoutUnified:
+		dir := filepath.Join(cgroupRoot, cgroupParent, id)
+		if _, err := os.Stat(dir); err != nil {
+			return nil, err
+		}
+		return &cgroup{v2: dir}, nil
+	case layoutV1, layoutHybrid:
+		mounts, err := v1Mounts()
+		if err != nil {
+			return nil, err
+		}
+		c := &cgroup{v1: map[string]string{}}
+		for name, mnt := range mounts {
+			dir := filepath.Join(mnt, cgroupParent, id)
+			if _, err := os.Stat(dir); err == nil {
+				c.v1[name] = dir
+			}
+		}
+		if len(c.v1) == 0 {
+			return nil, os.ErrNotExist
+		}
+		return c, nil
 	}
-	return c.v1.AddProc(uint64(pid))
+	return nil, errNoCgroups
+}
+
+// dirs returns the group's distinct directories.
+func (c *cgroup) dirs() []string {
+	if c.v1 == nil {
+		return []string{c.v2}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range c.v1 {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// add moves the process pid (and so its later children) into the group.
+func (c *cgroup) add(pid int) error {
+	for _, d := range c.dirs() {
+		if err := writeCgroupFile(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // oomKills returns how many processes the kernel OOM killer has killed in
-// the group (v1 memory.oom_control, v2 memory.events "oom_kill").
+// the group: the oom_kill line of v1 memory.oom_control or v2
+// memory.events.
 func (c *cgroup) oomKills() uint64 {
-	if c.v2 != nil {
-		st, err := c.v2.Stat()
-		if err != nil || st.MemoryEvents == nil {
-			return 0
-		}
-		return st.MemoryEvents.OomKill
+	dir, file := c.v2, "memory.events"
+	if c.v1 != nil {
+		dir, file = c.v1["memory"], "memory.oom_control"
 	}
-	st, err := c.v1.Stat(cgroup1.IgnoreNotExist)
-	if err != nil || st.MemoryOomControl == nil {
+	if dir == "" {
 		return 0
 	}
-	return st.MemoryOomControl.OomKill
+	f, err := os.Open(filepath.Join(dir, file))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "oom_kill "); ok {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // mountDirs returns, for a v1 host, each controller's host directory of
 // this group, for a "cgroup" mount in the container; nil on v2.
-func (c *cgroup) mountDirs() map[string]string {
-	if c.v2 != nil {
-		return nil
-	}
-	dirs := map[string]string{}
-	for _, s := range c.v1.Subsystems() {
-		if p, ok := s.(interface{ Path(string) string }); ok {
-			dirs[string(s.Name())] = p.Path(c.path)
-		}
-	}
-	return dirs
-}
-
-// delete kills what is left in the group and removes it.
-func (c *cgroup) delete() error {
-	if c.v2 != nil {
-		_ = c.v2.Kill()
-		return c.v2.Delete()
-	}
-	if procs, err := c.v1.Processes(cgroup1.Memory, true); err == nil {
-		for _, p := range procs {
-			if proc, err := os.FindProcess(p.Pid); err == nil {
-				_ = proc.Kill()
-			}
-		}
-	}
-	var err error
-	for i := 0; i < deleteRetries; i++ {
-		if err = c.v1.Delete(); err == nil {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return err
-}
+func (c *cgroup) mountDirs() map[string]string { return c.v1 }
 
 // deleteRetries bounds how long delete waits for killed processes to
 // leave the group (rmdir fails with EBUSY until they have).
 const deleteRetries = 100
+
+// delete kills what is left in the group and removes its directories.
+func (c *cgroup) delete() error {
+	for _, d := range c.dirs() {
+		// v2 (Linux 5.14+) kills the whole group at once; elsewhere, or
+		// if that fails, each listed process is killed.
+		if c.v1 != nil || writeCgroupFile(d, "cgroup.kill", "1") != nil {
+			killProcs(d)
+		}
+	}
+	for _, d := range c.dirs() {
+		var err error
+		for i := 0; i < deleteRetries; i++ {
+			if err = unix.Rmdir(d); err == nil || errors.Is(err, unix.ENOENT) {
+				err = nil
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			return fmt.Errorf("remove cgroup %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// killProcs sends SIGKILL to every process in the group's directory dir.
+func killProcs(dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// writeCgroupFile writes value to the control file dir/name. Control files
+// take one value per write(2), so it is written in one call.
+func writeCgroupFile(dir, name, value string) error {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("cgroup %s: %w", name, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(value); err != nil {
+		return fmt.Errorf("cgroup %s=%q: %w", name, value, err)
+	}
+	return nil
+}
+
+// deviceRule formats a rule as v1 devices.allow/deny take it:
+// "TYPE MAJOR:MINOR ACCESS" with * for a wildcard number.
+func deviceRule(d specs.LinuxDeviceCgroup) string {
+	num := func(p *int64) string {
+		if p == nil || *p < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	t := d.Type
+	if t == "" {
+		t = "a"
+	}
+	access := d.Access
+	if access == "" {
+		access = "rwm"
+	}
+	if t == "a" {
+		return "a" // every device, every access
+	}
+	return t + " " + num(d.Major) + ":" + num(d.Minor) + " " + access
+}

@@ -1,19 +1,16 @@
 package container
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // ReadyMagic is the byte the workload writes to GVMM_READY_FD; the same
@@ -47,6 +44,12 @@ type Options struct {
 	RunDir string
 	// Remove deletes the container's state when it exits (docker --rm).
 	Remove bool
+	// Init is the path of the init program; empty chooses gvmm-init
+	// beside the running executable, or else the executable itself.
+	Init string
+	// Handoff, when not nil, lets Run hand the waiting over to
+	// gvmm-init's small waiter; these arguments come back from Finish.
+	Handoff []string
 }
 
 // ExitStatus is how the workload ended.
@@ -67,6 +70,10 @@ type Container struct {
 	ready   chan time.Duration
 	console *os.File
 	remove  bool
+	// readyR is the READY pipe, read by watchReady until watchDone
+	// closes; a handoff stops it early to pass the pipe on.
+	readyR    *os.File
+	watchDone chan struct{}
 }
 
 // Start creates the container and starts its workload. It returns once
@@ -75,10 +82,15 @@ func Start(opts Options) (_ *Container, err error) {
 	if err := Validate(opts.Spec); err != nil {
 		return nil, err
 	}
+	if traceEnabled {
+		fmt.Fprintf(os.Stderr, "gvmm: trace start-at %d us\n", SinceStart().Microseconds())
+	}
+	warmCgroupLock()
 	store := &Store{Dir: opts.RunDir}
 	if store.Dir == "" {
 		store.Dir = DefaultRunDir
 	}
+	tStore := time.Now()
 	c := &Container{store: store, ready: make(chan time.Duration, 1), remove: opts.Remove}
 	c.State = State{Bundle: opts.Spec.Root.Path, Command: opts.Spec.Process.Args,
 		Status: StatusCreating, RuntimePid: os.Getpid(), Created: time.Now()}
@@ -90,211 +102,55 @@ func Start(opts Options) (_ *Container, err error) {
 			c.cleanup(true)
 		}
 	}()
+	traceStep("state", tStore)
+	t0 := time.Now()
 	if c.cg, err = newCgroup(c.ID, opts.Spec.Linux.Resources); err != nil {
 		return nil, err
 	}
+	traceStep("cgroup", t0)
+	tPlan := time.Now()
+	plan, err := buildPlan(opts.Spec, c.cg.mountDirs())
+	if err != nil {
+		return nil, err
+	}
+	traceStep("plan", tPlan)
 	p, err := newPipes(opts.Spec.Process.Terminal)
 	if err != nil {
 		return nil, err
 	}
 	defer p.closeParent()
 	tSpawn := time.Now()
-	if err := c.spawn(opts, p); err != nil {
+	if err := c.spawn(opts, p, store.Dir); err != nil {
 		return nil, err
 	}
 	p.closeChild()
 	traceStep("spawn", tSpawn)
 	tConf := time.Now()
-	if err := c.configure(opts, p); err != nil {
+	if err := c.configure(plan.Encode(), p); err != nil {
 		return nil, err
 	}
 	traceStep("configure", tConf)
-	go c.watchReady(p.readyR, opts.ReadyLog)
+	c.readyR, c.watchDone = p.readyR, make(chan struct{})
+	go c.watchReady(opts.ReadyLog)
 	p.readyR = nil // owned by watchReady now
 	return c, nil
-}
-
-// pipes are the runtime's channels to init (see the fd constants in init.go).
-type pipes struct {
-	readyR, readyW, configR, configW, errR, errW, consoleParent, consoleChild *os.File
-}
-
-func newPipes(terminal bool) (*pipes, error) {
-	p := &pipes{}
-	var err error
-	if p.readyR, p.readyW, err = os.Pipe(); err != nil {
-		return nil, err
-	}
-	if p.configR, p.configW, err = os.Pipe(); err != nil {
-		p.closeParent()
-		return nil, err
-	}
-	if p.errR, p.errW, err = os.Pipe(); err != nil {
-		p.closeParent()
-		return nil, err
-	}
-	if terminal {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			p.closeParent()
-			return nil, err
-		}
-		p.consoleParent = os.NewFile(uintptr(fds[0]), "console")
-		p.consoleChild = os.NewFile(uintptr(fds[1]), "console-child")
-	}
-	return p, nil
-}
-
-func closeAll(fs ...**os.File) {
-	for _, f := range fs {
-		if *f != nil {
-			(*f).Close()
-			*f = nil
-		}
-	}
-}
-
-func (p *pipes) closeChild() { closeAll(&p.readyW, &p.configR, &p.errW, &p.consoleChild) }
-
-func (p *pipes) closeParent() {
-	p.closeChild()
-	closeAll(&p.readyR, &p.configW, &p.errR, &p.consoleParent)
-}
-
-// cloneFlags turns the spec's namespaces into clone(2) flags. The cgroup
-// namespace is left to init, which unshares it once inside its cgroup.
-func cloneFlags(l *specs.Linux) uintptr {
-	flags := map[specs.LinuxNamespaceType]uintptr{
-		specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
-		specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
-		specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
-	}
-	var f uintptr
-	for _, ns := range l.Namespaces {
-		f |= flags[ns.Type]
-	}
-	return f
-}
-
-func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
-	out := make([]syscall.SysProcIDMap, len(m))
-	for i, x := range m {
-		out[i] = syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)}
-	}
-	return out
-}
-
-// spawn starts init from the sealed copy of this binary in the new
-// namespaces. Init blocks reading its configuration until configure.
-func (c *Container) spawn(opts Options, p *pipes) error {
-	exe, err := sealedExecutable()
-	if err != nil {
-		return err
-	}
-	// exe is the last ExtraFile, so it is fd 7 in the child whatever its
-	// number here: naming it by its parent fd could collide with 3..6.
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/7",
-		Args:       append([]string{"gvmm-init"}, InitArgs...),
-		Env:        []string{},
-		ExtraFiles: []*os.File{p.readyW, p.configR, p.errW, p.consoleChild, exe},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags(opts.Spec.Linux),
-			Setsid:     true,
-			// The container dies with its runtime: that is what lets
-			// ps, rm and a later run find no orphan after a SIGKILL.
-			Pdeathsig: syscall.SIGKILL,
-		},
-	}
-	if !opts.Spec.Process.Terminal {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
-	}
-	if hasNamespace(opts.Spec.Linux, specs.UserNamespace) {
-		cmd.SysProcAttr.UidMappings = idMaps(opts.Spec.Linux.UIDMappings)
-		cmd.SysProcAttr.GidMappings = idMaps(opts.Spec.Linux.GIDMappings)
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start init: %w", err)
-	}
-	c.cmd = cmd
-	c.Pid = cmd.Process.Pid
-	c.PidStart, _ = pidStartTime(c.Pid)
-	return nil
-}
-
-// configure puts init into the cgroup and the network, sends it its
-// configuration and waits until it has executed the workload.
-func (c *Container) configure(opts Options, p *pipes) error {
-	if err := c.cg.add(c.Pid); err != nil {
-		return fmt.Errorf("join cgroup: %w", err)
-	}
-	if c.Net != nil {
-		if err := setupVeth(c.Pid, *c.Net); err != nil {
-			return err
-		}
-	}
-	cfg := initConfig{Spec: opts.Spec, CgroupDirs: c.cg.mountDirs()}
-	if err := json.NewEncoder(p.configW).Encode(&cfg); err != nil {
-		return fmt.Errorf("send init config: %w", err)
-	}
-	closeAll(&p.configW)
-	if p.consoleParent != nil {
-		if err := c.receiveConsole(p); err != nil {
-			return err
-		}
-	}
-	msg, err := io.ReadAll(p.errR)
-	if err != nil {
-		return fmt.Errorf("read init status: %w", err)
-	}
-	if len(msg) > 0 {
-		var ie initError
-		if json.Unmarshal(msg, &ie) != nil {
-			ie.Message = string(msg)
-		}
-		_ = c.cmd.Wait()
-		if ie.NotFound {
-			msg := strings.TrimSuffix(ie.Message, ": "+ErrNotFound.Error())
-			return fmt.Errorf("%s: %w", msg, ErrNotFound)
-		}
-		return errors.New(ie.Message)
-	}
-	c.Status = StatusRunning
-	return c.store.update(&c.State)
-}
-
-// receiveConsole takes the pty master init sends, or notices init failed
-// before it could.
-func (c *Container) receiveConsole(p *pipes) error {
-	buf := make([]byte, 16)
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(int(p.consoleParent.Fd()), buf, oob, 0)
-	if err != nil || oobn == 0 {
-		return nil // init failed; its error pipe says why
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) == 0 {
-		return fmt.Errorf("console: %w", err)
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return fmt.Errorf("console: %w", err)
-	}
-	unix.CloseOnExec(fds[0])
-	c.console = os.NewFile(uintptr(fds[0]), "pty-master")
-	return nil
 }
 
 // Console is the pty master of a terminal container, nil otherwise.
 func (c *Container) Console() *os.File { return c.console }
 
-// watchReady timestamps the READY byte.
-func (c *Container) watchReady(r *os.File, log io.Writer) {
-	defer r.Close()
+// watchReady timestamps the READY byte. Stopped by a read deadline (see
+// handoff), it leaves the pipe open and unread for the waiter.
+func (c *Container) watchReady(log io.Writer) {
+	defer close(c.watchDone)
 	var b [1]byte
 	for {
-		n, err := r.Read(b[:])
+		n, err := c.readyR.Read(b[:])
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
 		if err != nil {
+			c.readyR.Close()
 			close(c.ready)
 			return
 		}
@@ -303,6 +159,7 @@ func (c *Container) watchReady(r *os.File, log io.Writer) {
 			if log != nil {
 				fmt.Fprintf(log, "gvmm: READY at %d us\n", at.Microseconds())
 			}
+			c.readyR.Close()
 			c.ready <- at
 			return
 		}

@@ -52,13 +52,22 @@ func TestIsolation(t *testing.T) {
 		{"dev null works", "echo x > /dev/null && head -c 4 /dev/urandom | wc -c", "4"},
 		{"only loopback", "ls /sys/class/net", "lo"},
 		{"pivot_root: host mounts gone", "grep -c /sys/fs/cgroup /proc/self/mountinfo; true", "0"},
+		{"only stdio and READY fds", "for f in 4 5 6 7 8; do test -e /proc/$$/fd/$f && echo leak$f; done; echo none", "none"},
+		{"no init program left in pid 1", "readlink /proc/1/exe", "/bin/busybox"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, st := runSh(t, tt.script, nil)
-			require.Equal(t, 0, st.Code, out)
-			require.Contains(t, strings.TrimSpace(out), tt.want)
-		})
+	// Both init programs must give the same container: gvmm-init, and the
+	// runtime's own binary (this test binary) re-executed as init.
+	self, err := os.Executable()
+	require.NoError(t, err)
+	for _, init := range []struct{ name, path string }{{"gvmm-init", testInit(t)}, {"self", self}} {
+		for _, tt := range tests {
+			t.Run(init.name+"/"+tt.name, func(t *testing.T) {
+				out, st := runShInit(t, init.path, tt.script, nil)
+				require.Equal(t, 0, st.Code, out)
+				require.Contains(t, strings.TrimSpace(out), tt.want)
+				require.NotContains(t, out, "leak")
+			})
+		}
 	}
 }
 
@@ -129,20 +138,72 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-func TestSealedExecutable(t *testing.T) {
-	f, err := sealedExecutable()
+// TestSealedProgram proves the CVE-2019-5736 defence at the handle: even
+// reopened through /proc (how the attack reached runc's binary) the
+// program init runs from cannot be written, in either sealing mode, and
+// still has the program's content.
+func TestSealedProgram(t *testing.T) {
+	needRoot(t)
+	initPath := testInit(t)
+	want, err := os.ReadFile(initPath)
 	require.NoError(t, err)
-	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+	tests := []struct {
+		mode  sealMode
+		seal  func() (*os.File, error)
+		write error // what writing through the handle gives
+	}{
+		{sealOverlay, func() (*os.File, error) { return overlayHandle(initPath, t.TempDir()) }, unix.EROFS},
+		{sealMemfd, func() (*os.File, error) { return memfdCopy(initPath) }, unix.EPERM},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			f, err := tt.seal()
+			require.NoError(t, err)
+			defer f.Close()
+			path := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+			got, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(want, got), "sealed copy differs from the program")
+			w, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err == nil {
+				_, err = w.Write([]byte("x"))
+				require.ErrorIs(t, w.Truncate(0), tt.write)
+				w.Close()
+			}
+			require.ErrorIs(t, err, tt.write)
+			if tt.mode == sealMemfd {
+				seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+				require.NoError(t, err)
+				require.Equal(t, memfdSeals, seals)
+			}
+		})
+	}
+}
+
+// TestProgramNotWritableFromContainer plays CVE-2019-5736 from inside: the
+// workload is /proc/self/exe, so init executes the runtime-provided
+// program (testdata/escape, an init program like gvmm-init) as the
+// container's process; that keeps an O_PATH handle on its own executable,
+// stops running it (exec of the shell), and writes through the handle.
+// The write must fail because the handle is sealed, not merely because
+// the file is still being executed (ETXTBSY), and the file must be
+// unchanged.
+func TestProgramNotWritableFromContainer(t *testing.T) {
+	root := testRootfs(t)
+	prog := escapeInit(t)
+	before, err := os.ReadFile(prog)
 	require.NoError(t, err)
-	require.Equal(t, memfdSeals, seals)
-	// Even reopened through /proc (how CVE-2019-5736 reached runc's
-	// binary) the copy cannot be written, truncated or grown.
-	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), os.O_WRONLY, 0)
+	spec := DefaultSpec(root, []string{"/proc/self/exe"})
+	var out bytes.Buffer
+	c, err := Start(Options{Spec: spec, Stdout: &out, Stderr: &out, RunDir: t.TempDir(), Remove: true, Init: prog})
 	require.NoError(t, err)
-	defer w.Close()
-	_, err = w.Write([]byte("x"))
-	require.ErrorIs(t, err, unix.EPERM)
-	require.ErrorIs(t, w.Truncate(0), unix.EPERM)
+	waitBounded(t, c)
+	require.Contains(t, out.String(), "escape: write failed", out.String())
+	require.Contains(t, out.String(), "Read-only file system", "sealed by overlayfs")
+	require.NotContains(t, out.String(), "escape: written")
+	after, err := os.ReadFile(prog)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(before, after), "the init program was modified")
 }
 
 func TestLifecycle(t *testing.T) {

@@ -24,9 +24,17 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(runtimeHelperEnv); dir != "" {
 		os.Exit(runtimeHelper(dir))
 	}
+	if IsFinish(os.Args[1:]) {
+		os.Exit(finishHelper(os.Args[3:]))
+	}
+	if dir := os.Getenv(handoffHelperEnv); dir != "" {
+		os.Exit(handoffHelper(dir))
+	}
 	code := m.Run()
-	if rootfsOnce.dir != "" {
-		os.RemoveAll(rootfsOnce.dir)
+	for _, dir := range []string{rootfsOnce.dir, initOnce.dir, escapeOnce.dir, gvmmOnce.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -44,7 +52,7 @@ var rootfsOnce struct {
 }
 
 // needRoot skips tests that create namespaces, cgroups and veths.
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: namespaces, cgroups and veth pairs")
@@ -56,7 +64,7 @@ func needRoot(t *testing.T) {
 
 // testRootfs builds, once per test binary, a root file system of busybox
 // applets plus the READY workload compiled from testdata/ready.
-func testRootfs(t *testing.T) string {
+func testRootfs(t testing.TB) string {
 	t.Helper()
 	needRoot(t)
 	rootfsOnce.Do(func() {
@@ -109,6 +117,42 @@ type buildError struct {
 
 func (e *buildError) Error() string { return "build ready: " + e.err.Error() + ": " + e.out }
 
+// builtProgram is a static program built once per test binary.
+type builtProgram struct {
+	sync.Once
+	dir, path string
+	err       error
+}
+
+var initOnce, escapeOnce builtProgram
+
+// build compiles the package pkg into a temporary directory as name.
+func (b *builtProgram) build(t testing.TB, pkg, name string) string {
+	t.Helper()
+	b.Do(func() {
+		b.dir, b.err = os.MkdirTemp("", "gvmm-prog-")
+		if b.err != nil {
+			return
+		}
+		b.path = filepath.Join(b.dir, name)
+		build := exec.Command("go", "build", "-o", b.path, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			b.err = &buildError{string(out), err}
+		}
+	})
+	require.NoError(t, b.err)
+	return b.path
+}
+
+// testInit builds gvmm-init (container/cmd/gvmm-init) and returns its
+// path: tests pass it as Options.Init, as if it were installed beside gvmm.
+func testInit(t testing.TB) string { return initOnce.build(t, "./cmd/gvmm-init", InitName) }
+
+// escapeInit builds testdata/escape, an init program that attacks its own
+// executable when it runs as the workload.
+func escapeInit(t testing.TB) string { return escapeOnce.build(t, "./testdata/escape", InitName) }
+
 // testStore is a run directory private to one test.
 func testStore(t *testing.T) *Store {
 	t.Helper()
@@ -119,12 +163,18 @@ func testStore(t *testing.T) *Store {
 // combined output and exit status.
 func runSh(t *testing.T, script string, edit func(*specs.Spec)) (string, ExitStatus) {
 	t.Helper()
+	return runShInit(t, testInit(t), script, edit)
+}
+
+// runShInit is runSh with the init program initPath.
+func runShInit(t *testing.T, initPath, script string, edit func(*specs.Spec)) (string, ExitStatus) {
+	t.Helper()
 	spec := DefaultSpec(testRootfs(t), []string{"/bin/sh", "-c", script})
 	if edit != nil {
 		edit(spec)
 	}
 	var out bytes.Buffer
-	c, err := Start(Options{Spec: spec, Stdout: &out, Stderr: &out, RunDir: t.TempDir(), Remove: true})
+	c, err := Start(Options{Spec: spec, Stdout: &out, Stderr: &out, RunDir: t.TempDir(), Remove: true, Init: initPath})
 	require.NoError(t, err)
 	st := waitBounded(t, c)
 	return out.String(), st

@@ -112,16 +112,3 @@ func removeVeth(name string) {
 		_ = netlink.LinkDel(l)
 	}
 }
-
-// loopbackUp brings lo up in the calling thread's network namespace; init
-// calls it, since a fresh namespace starts with lo down.
-func loopbackUp() error {
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("loopback up: %w", err)
-	}
-	return nil
-}

@@ -1,8 +1,10 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -47,13 +49,27 @@ func ParseMemory(s string) (int64, error) {
 // Run starts the container, connects the caller's terminal or streams,
 // forwards SIGINT, SIGTERM and SIGHUP to the workload, and waits for it.
 // The workload's exit status is the result.
+//
+// With opts.Handoff set, Run may instead replace the process with the
+// small waiter once the workload runs (see handoff.go) and not return.
 func Run(opts Options) (ExitStatus, error) {
+	defer lockForHandoff(opts.Handoff != nil)()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
 	defer signal.Stop(sigs)
 	c, err := Start(opts)
 	if err != nil {
 		return ExitStatus{}, err
+	}
+	if opts.Handoff != nil && c.console == nil {
+		if _, err := c.WaitReady(HandoffGrace); err == nil || c.stillRunning() {
+			signal.Stop(sigs) // the waiter installs its own handlers
+			err := c.handoff(opts.Init, opts.Handoff)
+			if !errors.Is(err, errNoHandoff) {
+				slog.Warn("waiting in process", "err", err)
+			}
+			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
+		}
 	}
 	restore := func() {}
 	if c.console != nil {
@@ -135,3 +151,6 @@ func SignalByName(s string) (syscall.Signal, error) {
 	}
 	return 0, fmt.Errorf("unknown signal %q: give a name like TERM or a number", s)
 }
+
+// stillRunning reports whether the workload has not exited yet.
+func (c *Container) stillRunning() bool { return alive(c.Pid, c.PidStart) }

@@ -1,17 +1,22 @@
 package container
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"gvmm/container/nsinit"
+
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // runtimeHelperEnv makes the test binary a runtime that starts one
@@ -87,4 +92,77 @@ func TestNetwork(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, testTimeout, 50*time.Millisecond)
 	require.Equal(t, "village", strings.TrimSpace(body))
+}
+
+// handoffHelperEnv makes the test binary a runtime like `gvmm container
+// run`: it runs a container with Options.Handoff, so it turns into
+// gvmm-init's waiter, which runs this binary again to finish (TestMain).
+const handoffHelperEnv = "GVMM_TEST_HANDOFF_DIR"
+
+func handoffHelper(dir string) int {
+	spec := DefaultSpec(os.Getenv("GVMM_TEST_ROOTFS"), []string{"/bin/ready"})
+	spec.Process.Env = append(spec.Process.Env, "GVMM_MODE=stay")
+	st, err := Run(Options{Spec: spec, Name: "handed", RunDir: dir, Remove: true, ReadyLog: os.Stderr,
+		Init: os.Getenv("GVMM_TEST_INIT"), Handoff: []string{"extra-arg"}, Stdout: os.Stdout, Stderr: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 125
+	}
+	fmt.Println("in process: exit", st.Code)
+	return st.Code
+}
+
+// finishHelper is what cmd/gvmm does for a finishing run.
+func finishHelper(args []string) int {
+	st, extra, err := Finish(args)
+	if err != nil {
+		fmt.Println("finish:", err)
+		return 125
+	}
+	fmt.Printf("finished: exit %d oom %v extra %v\n", st.Code, st.OOMKilled, extra)
+	return st.Code
+}
+
+// TestHandoff: once its container runs, the runtime process becomes the
+// small waiter (same pid, still the container's parent, far less
+// memory), forwards SIGTERM to the workload, and on its exit runs the
+// runtime's binary to record the exit and clean up.
+func TestHandoff(t *testing.T) {
+	root := testRootfs(t)
+	store := testStore(t)
+	before := cgroupCount(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), handoffHelperEnv+"="+store.Dir, "GVMM_TEST_ROOTFS="+root, "GVMM_TEST_INIT="+testInit(t))
+	var out strings.Builder
+	cmd.Stdout = &out
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill() }()
+	line, err := bufio.NewReader(stderr).ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, line, "gvmm: READY at ")
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+
+	require.Eventually(t, func() bool {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid))
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+		return filepath.Base(exe) == InitName && strings.TrimSpace(string(comm)) == nsinit.WaiterName
+	}, testTimeout, time.Millisecond, "runtime became the waiter, which forwards signals")
+	rss, err := ResidentKiB(cmd.Process.Pid)
+	require.NoError(t, err)
+	t.Logf("waiter resident: %d KiB", rss)
+	require.Less(t, rss, 4<<10, "the waiter is small")
+	st, err := store.Get("handed")
+	require.NoError(t, err)
+	require.Equal(t, StatusRunning, st.Status)
+	require.Equal(t, cmd.Process.Pid, st.RuntimePid)
+
+	require.NoError(t, cmd.Process.Signal(unix.SIGTERM))
+	err = cmd.Wait()
+	require.NoError(t, err, out.String())
+	require.Contains(t, out.String(), "finished: exit 0 oom false extra [extra-arg]")
+	_, err = store.Get("handed")
+	require.ErrorIs(t, err, ErrNoContainer, "--rm state removed")
+	require.Equal(t, before, cgroupCount(t), "cgroup left behind")
 }

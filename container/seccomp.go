@@ -6,6 +6,7 @@ import (
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -111,9 +112,6 @@ func seccompPolicy(s *specs.LinuxSeccomp) (*seccomp.Policy, error) {
 			policy.Syscalls = append(policy.Syscalls, group)
 		}
 	}
-	if _, err := policy.Assemble(); err != nil {
-		return nil, fmt.Errorf("config: seccomp: %v: %w", err, ErrBadSpec)
-	}
 	return policy, nil
 }
 
@@ -132,20 +130,29 @@ func seccompConditions(args []specs.LinuxSeccompArg) (seccomp.ArgumentConditions
 	return conds, nil
 }
 
-// loadSeccomp installs the policy on the calling thread; the exec that
-// follows on the same thread carries it into the container's process.
-// no_new_privs must already be set (seccomp(2): otherwise only a
-// CAP_SYS_ADMIN caller may install a filter).
-func loadSeccomp(s *specs.LinuxSeccomp) error {
+// assembleSeccomp compiles an OCI seccomp section into the classic-BPF
+// program init installs (seccomp(2) SECCOMP_SET_MODE_FILTER); nil for none.
+// Assembling here, in the runtime, keeps the BPF library and its syscall
+// tables out of init.
+func assembleSeccomp(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	if s == nil {
-		return nil
+		return nil, nil
 	}
 	policy, err := seccompPolicy(s)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := seccomp.LoadFilter(seccomp.Filter{Policy: *policy}); err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+	insts, err := policy.Assemble()
+	if err != nil {
+		return nil, fmt.Errorf("config: seccomp: %v: %w", err, ErrBadSpec)
 	}
-	return nil
+	raw, err := bpf.Assemble(insts)
+	if err != nil {
+		return nil, fmt.Errorf("config: seccomp: %v: %w", err, ErrBadSpec)
+	}
+	filter := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return filter, nil
 }

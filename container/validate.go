@@ -111,9 +111,12 @@ func validateLinux(l *specs.Linux) error {
 		return fmt.Errorf("config: linux.devices: gvmm creates only the default /dev: %w", ErrUnsupported)
 	}
 	if l.Seccomp != nil {
-		if _, err := seccompPolicy(l.Seccomp); err != nil {
+		if _, err := assembleSeccomp(l.Seccomp); err != nil {
 			return err
 		}
+	}
+	if err := validateResources(l.Resources); err != nil {
+		return err
 	}
 	if l.IntelRdt != nil || l.Personality != nil || l.MountLabel != "" || len(l.NetDevices) > 0 {
 		return fmt.Errorf("config: linux.intelRdt/personality/mountLabel/netDevices: %w", ErrUnsupported)
@@ -140,4 +143,38 @@ func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
 		}
 	}
 	return false
+}
+
+// validateResources refuses the linux.resources fields gvmm's cgroup layer
+// does not implement, rather than ignoring a limit the user relies on, and
+// malformed device rules.
+func validateResources(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	unsupported := ""
+	switch {
+	case r.BlockIO != nil:
+		unsupported = "blockIO"
+	case len(r.HugepageLimits) > 0:
+		unsupported = "hugepageLimits"
+	case r.Network != nil:
+		unsupported = "network"
+	case len(r.Rdma) > 0:
+		unsupported = "rdma"
+	case len(r.Unified) > 0:
+		unsupported = "unified"
+	//lint:ignore SA1019 a bundle may still set the deprecated kernel memory limit; it must be refused
+	case r.Memory != nil && (r.Memory.Kernel != nil || r.Memory.KernelTCP != nil || r.Memory.UseHierarchy != nil || r.Memory.CheckBeforeUpdate != nil):
+		unsupported = "memory.kernel/kernelTCP/useHierarchy/checkBeforeUpdate"
+	case r.CPU != nil && (r.CPU.RealtimeRuntime != nil || r.CPU.RealtimePeriod != nil || r.CPU.Idle != nil || r.CPU.Burst != nil):
+		unsupported = "cpu.realtime*/idle/burst"
+	}
+	if unsupported != "" {
+		return fmt.Errorf("config: linux.resources.%s: remove it, gvmm limits memory, pids, cpu, cpuset and devices only: %w", unsupported, ErrUnsupported)
+	}
+	if _, err := deviceProgram(r.Devices); err != nil {
+		return err
+	}
+	return nil
 }

@@ -32,6 +32,14 @@ func TestValidate(t *testing.T) {
 		{"user namespace without maps", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, ErrBadSpec},
+		{"blkio limit", func(s *specs.Spec) { s.Linux.Resources.BlockIO = &specs.LinuxBlockIO{} }, ErrUnsupported},
+		{"kernel memory", func(s *specs.Spec) {
+			//lint:ignore SA1019 the deprecated field is what Validate must refuse
+			s.Linux.Resources.Memory = &specs.LinuxMemory{Kernel: i64(1 << 20)}
+		}, ErrUnsupported},
+		{"bad device rule", func(s *specs.Spec) {
+			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Type: "z"})
+		}, ErrBadSpec},
 		{"extra devices", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/sda"}} }, ErrUnsupported},
 		{"relative mount", func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "x"}) }, ErrBadSpec},
 		{"seccomp notify", func(s *specs.Spec) { s.Linux.Seccomp.DefaultAction = specs.ActNotify }, ErrUnsupported},
@@ -101,6 +109,9 @@ func TestDefaultSeccompAssembles(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, p.Syscalls, 1)
 	require.Contains(t, p.Syscalls[0].Names, "mount")
+	filter, err := assembleSeccomp(DefaultSeccomp())
+	require.NoError(t, err)
+	require.Greater(t, len(filter), len(deniedSyscalls), "one comparison per denied call at least")
 }
 
 func TestNetworkFor(t *testing.T) {

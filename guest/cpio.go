@@ -67,8 +67,18 @@ func writeCPIOFile(dst string, records []cpio.Record) (err error) {
 	return nil
 }
 
+// newc layout (Documentation/driver-api/early-userspace/buffer-format.rst):
+// a 110-byte header starting with the magic "070701", the name, then the
+// data, each padded to 4 bytes. The last entry is named TRAILER!!!.
+const (
+	newcMagic      = "070701"
+	newcHeaderSize = 110
+	newcAlign      = 4
+)
+
 // ReadCPIO reads every record of a newc cpio file into memory (contents
-// included: an initramfs is small), without the trailer.
+// included: an initramfs is small), without the trailer. The archive must
+// end with the trailer record: anything else is truncated or not a cpio.
 func ReadCPIO(file string) ([]cpio.Record, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -76,28 +86,42 @@ func ReadCPIO(file string) ([]cpio.Record, error) {
 	}
 	defer f.Close()
 	var out []cpio.Record
+	var end int64 // where the next header starts
+	// The reader reports the trailer, and a file too short for another
+	// header, as io.EOF; checkTrailer tells the two apart.
 	rr := cpio.Newc.Reader(f)
 	for {
 		r, err := rr.ReadRecord()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return out, checkTrailer(f, end)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrBadArchive, file, err)
 		}
-		if r.Name == cpio.Trailer {
-			return out, nil
-		}
 		data, err := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %s: %w", ErrBadArchive, file, r.Name, err)
+		if err != nil || uint64(len(data)) != r.FileSize {
+			return nil, fmt.Errorf("%w: %s: %s: data cut short", ErrBadArchive, file, r.Name)
 		}
 		out = append(out, cpio.StaticRecord(data, r.Info))
+		end = alignUp(int64(r.FilePos)+int64(r.FileSize), newcAlign)
 	}
 }
 
+// checkTrailer checks that a trailer header starts at off.
+func checkTrailer(f *os.File, off int64) error {
+	buf := make([]byte, newcHeaderSize+len(cpio.Trailer))
+	if _, err := f.ReadAt(buf, off); err != nil ||
+		string(buf[:len(newcMagic)]) != newcMagic || string(buf[newcHeaderSize:]) != cpio.Trailer {
+		return fmt.Errorf("%w: %s: no trailer record at offset %d (truncated, or not a newc cpio)", ErrBadArchive, f.Name(), off)
+	}
+	return nil
+}
+
+func alignUp(n, a int64) int64 { return (n + a - 1) / a * a }
+
 // UnpackCPIO extracts the newc cpio file into dir (created if missing), the
-// way the kernel unpacks an initramfs: later entries replace earlier ones.
+// way the kernel unpacks an initramfs: an entry replaces a file or symlink
+// already there (so unpacking again over an old tree updates it).
 // Entries that would escape dir are refused; device nodes are skipped when
 // the caller may not create them (a container mounts its own /dev).
 func UnpackCPIO(file, dir string) error {
@@ -158,9 +182,15 @@ func unpackRecord(r cpio.Record, root string) error {
 		if errors.Is(err, unix.EPERM) {
 			return nil // unprivileged: the runtime provides /dev
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return os.Chmod(target, perm) // mknod is subject to umask
 	case cpio.S_IFIFO:
-		return unix.Mkfifo(target, uint32(perm))
+		if err := unix.Mkfifo(target, uint32(perm)); err != nil {
+			return err
+		}
+		return os.Chmod(target, perm)
 	default:
 		return fmt.Errorf("%w: file type %#o", ErrBadArchive, kind)
 	}

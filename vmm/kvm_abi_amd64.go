@@ -41,6 +41,7 @@ const (
 	KVM_IRQFD                  = iocWrite<<30 | unsafe.Sizeof(kvmIRQFD{})<<16 | kvmio<<8 | 0x76
 	KVM_CREATE_PIT2            = iocWrite<<30 | unsafe.Sizeof(kvmPITConfig{})<<16 | kvmio<<8 | 0x77
 	KVM_IOEVENTFD              = iocWrite<<30 | unsafe.Sizeof(kvmIOEventFD{})<<16 | kvmio<<8 | 0x79
+	KVM_SIGNAL_MSI             = iocWrite<<30 | unsafe.Sizeof(kvmMSI{})<<16 | kvmio<<8 | 0xa5
 )
 
 // ioctls on a vCPU fd.
@@ -78,6 +79,7 @@ const (
 	KVM_CAP_ADJUST_CLOCK          = 39
 	KVM_CAP_MAX_VCPUS             = 66
 	KVM_CAP_TSC_DEADLINE_TIMER    = 72
+	KVM_CAP_SIGNAL_MSI            = 77
 	KVM_CAP_IMMEDIATE_EXIT        = 136
 )
 
@@ -251,6 +253,16 @@ type kvmIOEventFD struct {
 	FD        int32
 	Flags     uint32
 	_         [36]uint8
+}
+
+// kvmMSI is struct kvm_msi: one message-signalled interrupt.
+type kvmMSI struct {
+	AddressLo uint32
+	AddressHi uint32
+	Data      uint32
+	Flags     uint32
+	DevID     uint32
+	_         [12]uint8
 }
 
 // KVM_IOEVENTFD flags.

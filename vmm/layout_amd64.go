@@ -80,6 +80,11 @@ const (
 	MMIOGapEnd   = 0x1_0000_0000
 	HighRAMStart = 0x1_0000_0000
 
+	// PCIMMIOStart and PCIMMIOSize are the window PCI memory BARs are
+	// assigned from: the first 256 MiB of the hole, far below the IO-APIC.
+	PCIMMIOStart = MMIOGapStart
+	PCIMMIOSize  = 0x1000_0000
+
 	// IdentityMapAddr and TSSAddr are the addresses KVM on Intel VMX uses
 	// for the real-mode EPT identity page table (KVM_SET_IDENTITY_MAP_ADDR,
 	// one page) and the real-mode TSS (KVM_SET_TSS_ADDR, three pages). They
@@ -112,4 +117,12 @@ const (
 	DebugPort       = 0x0440
 	DebugPortSize   = 2
 	DebugReadyMagic = 123
+)
+
+// Interrupt lines of the PCI devices. Each gets its own line below 16 so
+// that kernels without an MP table or ACPI (which fall back to the 8259
+// PIC and take the line from the Interrupt Line register) reach them too.
+const (
+	VirtioConsoleIRQ = 10
+	VirtioNetIRQ     = 11
 )

@@ -116,6 +116,18 @@ func (vm *VM) IRQLine(gsi uint32) *IRQLine { return &IRQLine{vm: vm, gsi: gsi} }
 // SetLevel raises or lowers the line.
 func (l *IRQLine) SetLevel(high bool) error { return l.vm.SetIRQLine(l.gsi, high) }
 
+// SignalMSI injects a message-signalled interrupt: the write of data to
+// address that a PCI device's MSI-X table entry describes (KVM_SIGNAL_MSI).
+// api.rst: a return of 0 means the guest blocked the message (masked or
+// not routed), which is the guest's business, not an error.
+func (vm *VM) SignalMSI(address uint64, data uint32) error {
+	msi := kvmMSI{AddressLo: uint32(address), AddressHi: uint32(address >> 32), Data: data}
+	if err := ioctlPtr(vm.fd, KVM_SIGNAL_MSI, unsafe.Pointer(&msi)); err != nil {
+		return ioctlError("KVM_SIGNAL_MSI", err)
+	}
+	return nil
+}
+
 // RegisterIRQFD makes writes to the eventfd efd raise interrupt gsi
 // without a trip through the VMM (KVM_IRQFD).
 func (vm *VM) RegisterIRQFD(efd int, gsi uint32) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"gvmm/internal/clock"
@@ -28,6 +29,10 @@ func runBoot(args []string) int {
 	mem := fs.String("mem", "256M", "guest memory `size` (K, M, G suffixes)")
 	cpus := fs.Int("cpus", 1, "number of vCPUs")
 	kvmPath := fs.String("kvm", vmm.DevKVM, "KVM device `path`")
+	consoleKind := fs.String("console", "serial", "interactive console: serial or virtio (hvc0; boot with console=hvc0)")
+	netFlag := fs.String("net", "", "network: tap (create a TAP device) or tap=NAME (create or attach NAME)")
+	mac := fs.String("mac", "", "guest MAC `address` for --net (default: random, locally administered)")
+	hostAddr := fs.String("host-addr", "192.168.100.1/24", "`address/prefix` for the host end of the TAP (\"\" for none)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -47,14 +52,24 @@ func runBoot(args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := machine.Config{
-		KVMPath: *kvmPath,
-		Kernel:  pos[0],
-		Initrd:  *initrd,
-		Cmdline: *cmdline,
-		MemSize: size,
-		CPUs:    *cpus,
-		Console: os.Stdout,
-		OnReady: func(us int64) { fmt.Fprintln(os.Stderr, clock.ReadyLine(us)) },
+		KVMPath:    *kvmPath,
+		Kernel:     pos[0],
+		Initrd:     *initrd,
+		Cmdline:    *cmdline,
+		MemSize:    size,
+		CPUs:       *cpus,
+		ConsoleOut: os.Stdout,
+		Console:    machine.ConsoleKind(*consoleKind),
+		OnReady:    func(us int64) { fmt.Fprintln(os.Stderr, clock.ReadyLine(us)) },
+	}
+	if *netFlag != "" {
+		nc, err := parseNetFlag(*netFlag)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gvmm: "+err.Error())
+			return 2
+		}
+		nc.MAC, nc.HostAddr = *mac, *hostAddr
+		cfg.Net = nc
 	}
 	restore, err := console.MakeRaw(os.Stdin)
 	if err != nil {
@@ -93,4 +108,13 @@ func runBoot(args []string) int {
 		fmt.Fprintln(os.Stderr, "gvmm: guest reset; not rebooting")
 	}
 	return res.ExitCode
+}
+
+// parseNetFlag reads --net tap or --net tap=NAME.
+func parseNetFlag(s string) (*machine.NetConfig, error) {
+	kind, name, _ := strings.Cut(s, "=")
+	if kind != "tap" {
+		return nil, fmt.Errorf("--net %q: only tap and tap=NAME are supported", s)
+	}
+	return &machine.NetConfig{TAP: name}, nil
 }

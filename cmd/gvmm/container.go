@@ -36,6 +36,9 @@ func runContainer(args []string) int {
 	if container.IsInit(append([]string{"container"}, args...)) {
 		return container.Init()
 	}
+	if container.IsFinish(append([]string{"container"}, args...)) {
+		return containerFinish(args[1:])
+	}
 	if len(args) == 0 {
 		containerUsage()
 		return 2
@@ -117,8 +120,11 @@ func containerRun(args []string) int {
 	if err != nil {
 		return containerFail(err)
 	}
+	// Handoff: once the workload runs, gvmm-init's small waiter replaces
+	// this process; containerFinish then gets dir and memory back.
 	o := container.Options{Spec: spec, Name: *name, Net: *network, RunDir: *runDir,
-		Remove: *remove, Stdout: os.Stdout, Stderr: os.Stderr, ReadyLog: os.Stderr}
+		Remove: *remove, Stdout: os.Stdout, Stderr: os.Stderr, ReadyLog: os.Stderr,
+		Handoff: []string{dir, *memory}}
 	if *interactive {
 		o.Stdin = os.Stdin
 	}
@@ -126,8 +132,27 @@ func containerRun(args []string) int {
 	if err != nil {
 		return containerFail(err)
 	}
+	return exitReport(st, dir, *memory)
+}
+
+// exitReport says when the OOM killer ended the container and returns
+// the exit code, which is the command's.
+func exitReport(st container.ExitStatus, dir, memory string) int {
 	if st.OOMKilled {
-		fmt.Fprintf(os.Stderr, "gvmm container: %s was killed by the OOM killer (memory limit %s)\n", dir, *memory)
+		fmt.Fprintf(os.Stderr, "gvmm container: %s was killed by the OOM killer (memory limit %s)\n", dir, memory)
+	}
+	return st.Code
+}
+
+// containerFinish is the run of gvmm that gvmm-init's waiter starts when
+// the container has exited (container.Finish).
+func containerFinish(args []string) int {
+	st, extra, err := container.Finish(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gvmm container: %v\n", err)
+	}
+	if len(extra) == 2 {
+		return exitReport(st, extra[0], extra[1])
 	}
 	return st.Code
 }

@@ -17,17 +17,19 @@ type repeated []string
 func (r *repeated) String() string     { return fmt.Sprint(*r) }
 func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 
-// runInitramfs implements `gvmm initramfs -o FILE [--extra SRC:DST ...]
-// [--modules ORDER] [--module FILE.ko ...]`: build the u-root initramfs with the gvmm agent.
+// runInitramfs implements `gvmm initramfs -o FILE|--rootfs DIR [--extra
+// SRC:DST ...] [--modules ORDER] [--module FILE.ko ...]`: build the u-root
+// initramfs with the gvmm agent, as a cpio or unpacked into a directory.
 func runInitramfs(args []string) int {
 	fs := flag.NewFlagSet("gvmm initramfs", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: gvmm initramfs -o FILE [--extra SRC:DST ...] [--modules ORDER] [--module FILE.ko ...]\n\n"+
+		fmt.Fprintln(fs.Output(), "usage: gvmm initramfs -o FILE|--rootfs DIR [--extra SRC:DST ...] [--modules ORDER] [--module FILE.ko ...]\n\n"+
 			"Builds the u-root initramfs with gvmm-agent as uinit (newc cpio, uncompressed).\n"+
 			"Run it inside the gvmm source tree: it compiles the guest programs with Go.")
 		fs.PrintDefaults()
 	}
-	out := fs.String("o", "", "write the cpio to `FILE` (required)")
+	out := fs.String("o", "", "write the cpio to `FILE`")
+	rootfs := fs.String("rootfs", "", "write the image unpacked into `DIR` instead (a container's root file system)")
 	var extras, modules repeated
 	order := fs.String("modules", "", "add the kernel modules listed, dependencies first, in load-order `FILE` (found beside it)")
 	fs.Var(&extras, "extra", "add host file SRC at DST in the image (`SRC:DST`, repeatable)")
@@ -38,8 +40,8 @@ func runInitramfs(args []string) int {
 		}
 		return 2
 	}
-	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "gvmm initramfs: want -o FILE and no other arguments; see gvmm initramfs -h")
+	if (*out == "") == (*rootfs == "") || fs.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "gvmm initramfs: want one of -o FILE or --rootfs DIR, and no other arguments; see gvmm initramfs -h")
 		return 2
 	}
 	opts := guest.Options{Modules: modules}
@@ -61,7 +63,11 @@ func runInitramfs(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := guest.BuildCPIO(ctx, *out, opts); err != nil {
+	build := func() error { return guest.BuildCPIO(ctx, *out, opts) }
+	if *rootfs != "" {
+		build = func() error { return guest.BuildRootFS(ctx, *rootfs, opts) }
+	}
+	if err := build(); err != nil {
 		fmt.Fprintf(os.Stderr, "gvmm initramfs: %v\n", err)
 		return 1
 	}

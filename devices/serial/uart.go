@@ -211,6 +211,13 @@ func (u *UART) writeReg(offset uint64, v uint8) {
 	case offset == regDLM && dlab:
 		u.dlm = v
 	case offset == regTHR:
+		// Writing THR empties "THR empty": the interrupt drops, and rises
+		// again once the byte is sent (at once, here). The drop matters:
+		// the ISA input is edge-triggered, and a driver that writes THR
+		// while the line is still high (after handling a receive
+		// interrupt first) must see a new edge, as on a real 16550.
+		u.threPending = false
+		u.updateIRQ()
 		if u.mcr&mcrLoop != 0 {
 			// Loopback: the byte comes straight back to the receiver.
 			if len(u.rx) < rxCapacity {

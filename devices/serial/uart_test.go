@@ -80,6 +80,20 @@ func TestUARTTHREInterrupt(t *testing.T) {
 	assert.Equal(t, []bool{true, false, true}, irq.levels)
 }
 
+func TestUARTTHRWriteMakesNewEdge(t *testing.T) {
+	irq := &line{}
+	u := New(&bytes.Buffer{}, irq)
+	u.Receive([]byte("r"))
+	wr(u, regIER, ierRxData|ierTHRE)
+	assert.Equal(t, []bool{true}, irq.levels)
+	// The driver sees the higher-priority receive interrupt first, so
+	// THRE stays pending and the line high; then it transmits.
+	assert.Equal(t, byte(iirRxData), rd(u, regIIR))
+	rd(u, regRBR)
+	wr(u, regTHR, 'x')
+	assert.Equal(t, []bool{true, false, true}, irq.levels, "a THR write drops and re-raises the line: a fresh edge")
+}
+
 func TestUARTIgnoresBadAccesses(t *testing.T) {
 	u := New(&bytes.Buffer{}, nil)
 	u.Write(99, []byte{1})

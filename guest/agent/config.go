@@ -19,6 +19,9 @@ const (
 	ModeStay Mode = "stay"
 	// ModeShell replaces the agent with u-root's shell on the console.
 	ModeShell Mode = "shell"
+	// ModeReboot restarts the machine through the kernel (reboot(2)); with
+	// reboot=k that is the i8042 reset line, which ends a gvmm VM with 0.
+	ModeReboot Mode = "reboot"
 )
 
 // Kernel command-line keys. Linux passes unknown "key=value" words with a
@@ -120,8 +123,8 @@ func (c *Config) set(key, value string) error {
 	switch key {
 	case keyMode:
 		m := Mode(value)
-		if m != ModePoweroff && m != ModeStay && m != ModeShell {
-			return fmt.Errorf("%w: %s=%q: want poweroff, stay or shell", ErrBadConfig, key, value)
+		if m != ModePoweroff && m != ModeStay && m != ModeShell && m != ModeReboot {
+			return fmt.Errorf("%w: %s=%q: want poweroff, reboot, stay or shell", ErrBadConfig, key, value)
 		}
 		c.Mode = m
 	case keyIP:

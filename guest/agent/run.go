@@ -199,6 +199,14 @@ func (a *agent) finish() int {
 			a.printf("error: poweroff: %v", err)
 		}
 		return exitFailure
+	case ModeReboot:
+		if !a.sig.InVM() {
+			return exitOK
+		}
+		if err := Reboot(); err != nil {
+			a.printf("error: reboot: %v", err)
+		}
+		return exitFailure
 	case ModeStay:
 		// Stay up until asked to stop, as a container's workload would.
 		stop := make(chan os.Signal, 1)

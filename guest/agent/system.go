@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -122,10 +123,54 @@ func PowerOff(s Signaller) error {
 		return ErrNotGuest
 	}
 	unix.Sync()
+	drainConsole()
 	if err := s.Exit(0); err != nil {
 		return err
 	}
 	// Without ACPI the kernel only halts here; the exit register above is
 	// what ends a gvmm VM.
 	return unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+}
+
+// consoleTTYs are the terminals the agent's output can sit in: the console
+// and the serial and virtio consoles behind it.
+var consoleTTYs = []string{"/dev/console", "/dev/ttyS0", "/dev/hvc0"}
+
+// drainTimeout bounds the wait for the console to empty.
+const drainTimeout = 3 * time.Second
+
+// drainConsole waits until the kernel has sent what was written to the
+// console terminals. The serial driver transmits from a buffer, interrupt by
+// interrupt, long after write(2) returned; stopping the VM before the buffer
+// is empty loses the last lines the guest printed. TIOCOUTQ tells how many
+// bytes wait; tcdrain (TCSBRK with a non-zero argument) then waits for the
+// driver itself.
+func drainConsole() {
+	deadline := time.Now().Add(drainTimeout)
+	for _, path := range consoleTTYs {
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		for time.Now().Before(deadline) {
+			n, err := unix.IoctlGetInt(fd, unix.TIOCOUTQ)
+			if err != nil || n == 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		_ = unix.IoctlSetInt(fd, unix.TCSBRK, 1)
+		unix.Close(fd)
+	}
+}
+
+// Reboot restarts the machine the way the kernel is told to on its command
+// line (reboot=k: the keyboard controller's reset line). Only in a guest.
+func Reboot() error {
+	if !inGuestInitramfs() {
+		return ErrNotGuest
+	}
+	unix.Sync()
+	drainConsole()
+	return unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
 }

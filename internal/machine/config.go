@@ -27,14 +27,29 @@ type Config struct {
 	MemSize uint64
 	// CPUs is the number of vCPUs.
 	CPUs int
-	// Console receives the guest's serial output.
-	Console io.Writer
-	// Input, if not nil, is fed to the guest's serial input.
+	// ConsoleOut receives the guest's console output: the serial port's,
+	// and the virtio console's when Console is ConsoleVirtio.
+	ConsoleOut io.Writer
+	// Input, if not nil, is the console input: it goes to the virtio
+	// console when Console is ConsoleVirtio, else to the serial port.
 	Input io.Reader
+	// Console selects the guest's interactive console.
+	Console ConsoleKind
+	// Net, if not nil, adds a virtio-net device on a TAP.
+	Net *NetConfig
 	// OnReady, if not nil, is called when the guest signals READY, with
 	// microseconds since process start.
 	OnReady func(us int64)
 }
+
+// ConsoleKind selects where console input goes.
+type ConsoleKind string
+
+// The consoles. The serial UART is always there, for early boot messages.
+const (
+	ConsoleSerial ConsoleKind = "serial"
+	ConsoleVirtio ConsoleKind = "virtio"
+)
 
 // Limits on the configuration.
 const (
@@ -42,9 +57,13 @@ const (
 	DefaultMemSize = 256 << 20
 )
 
+// maxPCIInterrupts is how many PCI interrupt routes the MP table may
+// carry: one per virtio device gvmm can add.
+const maxPCIInterrupts = 2
+
 // MaxCPUs bounds --cpus: the MP table that tells the guest about its CPUs
 // must fit in the EBDA (boot.MPTableMaxCPUs).
-var MaxCPUs = boot.MPTableMaxCPUs(0)
+var MaxCPUs = boot.MPTableMaxCPUs(maxPCIInterrupts)
 
 // Sentinel errors for a bad configuration.
 var (
@@ -106,6 +125,11 @@ func (c *Config) Validate() error {
 	}
 	if host, err := hostMemory(); err == nil && c.MemSize > host {
 		return fmt.Errorf("%w: %d MiB asked, the host has %d MiB", ErrMemTooLarge, c.MemSize>>20, host>>20)
+	}
+	switch c.Console {
+	case "", ConsoleSerial, ConsoleVirtio:
+	default:
+		return fmt.Errorf("unknown console %q: use serial or virtio", c.Console)
 	}
 	if c.CPUs < 1 || c.CPUs > MaxCPUs {
 		return fmt.Errorf("%w: %d, must be between 1 and %d", ErrBadCPUs, c.CPUs, MaxCPUs)

@@ -27,6 +27,11 @@ type Machine struct {
 	mmio  *devices.Bus
 	uart  *serial.UART
 
+	// pciIRQs are the PCI interrupt routes for the MP table.
+	pciIRQs []boot.PCIInterrupt
+	// closers release devices and host resources (TAPs) in reverse order.
+	closers []func() error
+
 	stopOnce sync.Once
 	stopped  chan struct{}
 	result   Result
@@ -42,8 +47,8 @@ func New(cfg Config) (_ *Machine, err error) {
 	if cfg.KVMPath == "" {
 		cfg.KVMPath = vmm.DevKVM
 	}
-	if cfg.Console == nil {
-		cfg.Console = io.Discard
+	if cfg.ConsoleOut == nil {
+		cfg.ConsoleOut = io.Discard
 	}
 	m := &Machine{
 		cfg:     cfg,
@@ -61,6 +66,9 @@ func New(cfg Config) (_ *Machine, err error) {
 		return nil, err
 	}
 	if err := m.attachDevices(); err != nil {
+		return nil, err
+	}
+	if err := m.attachPCI(); err != nil {
 		return nil, err
 	}
 	entry, err := m.loadKernel()
@@ -111,7 +119,7 @@ func (m *Machine) createVM() error {
 
 // attachDevices puts the legacy devices on the port bus.
 func (m *Machine) attachDevices() error {
-	m.uart = serial.New(m.cfg.Console, m.vm.IRQLine(vmm.COM1IRQ))
+	m.uart = serial.New(m.cfg.ConsoleOut, m.vm.IRQLine(vmm.COM1IRQ))
 	kbd := devices.NewI8042(func() { m.requestStop(Result{Reason: Reset}) })
 	debug := &devices.DebugDevice{
 		Ready: m.ready,
@@ -178,7 +186,7 @@ func (m *Machine) loadKernel() (*boot.Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load kernel %s: %w", m.cfg.Kernel, err)
 	}
-	if err := boot.WriteMPTable(m.mem, m.cfg.CPUs); err != nil {
+	if err := boot.WriteMPTable(m.mem, m.cfg.CPUs, m.pciIRQs...); err != nil {
 		return nil, err
 	}
 	return entry, nil
@@ -210,7 +218,7 @@ func (m *Machine) Memory() *vmm.GuestMemory { return m.mem }
 // Run runs the VM until it stops and returns why. Cancelling ctx stops it
 // with Reason Stopped.
 func (m *Machine) Run(ctx context.Context) Result {
-	if m.cfg.Input != nil {
+	if m.cfg.Input != nil && m.cfg.Console != ConsoleVirtio {
 		go m.pumpInput()
 	}
 	var wg sync.WaitGroup
@@ -274,6 +282,10 @@ func (m *Machine) pumpInput() {
 // Close releases the vCPUs, the VM, guest memory and /dev/kvm.
 func (m *Machine) Close() error {
 	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		errs = append(errs, m.closers[i]())
+	}
+	m.closers = nil
 	for _, c := range m.vcpus {
 		errs = append(errs, c.Close())
 	}

@@ -72,7 +72,7 @@ func bootGuest(t *testing.T, cfg Config) (Result, string) {
 	t.Helper()
 	kvmtest.Require(t)
 	console := &syncBuffer{}
-	cfg.Console = console
+	cfg.ConsoleOut = console
 	if cfg.MemSize == 0 {
 		cfg.MemSize = 64 << 20
 	}
@@ -136,7 +136,7 @@ func TestStopSpinningGuest(t *testing.T) {
 	console := &syncBuffer{}
 	readyc := make(chan int64, 1)
 	m, err := New(Config{
-		Kernel: guest(t, "spin"), MemSize: 64 << 20, CPUs: 2, Console: console,
+		Kernel: guest(t, "spin"), MemSize: 64 << 20, CPUs: 2, ConsoleOut: console,
 		OnReady: func(us int64) { readyc <- us },
 	})
 	require.NoError(t, err)

@@ -90,7 +90,9 @@ func TestGVMMCheckInL1(t *testing.T) {
 // TestMinimalKernelBootsUnderTCG boots gvmm's minimal kernel directly as the
 // QEMU guest (no KVM anywhere), once as a bzImage and once as the vmlinux
 // through its PVH entry, and checks that it reaches init with its console on
-// ttyS0 and sees both CPUs through the MP table (it has no ACPI).
+// ttyS0 and finds its processors through the MP table (it has no ACPI).
+// SeaBIOS's MP table under TCG lists only the boot CPU, so the CPU count is
+// not asserted here; `--cpus N` is for gvmm's own MP table (lead's e2e tests).
 func TestMinimalKernelBootsUnderTCG(t *testing.T) {
 	rigtest.RequireE2E(t)
 	k := rigtest.MinimalKernel(t)
@@ -105,11 +107,12 @@ func TestMinimalKernelBootsUnderTCG(t *testing.T) {
 				// reboot=k: without ACPI the rig's init ends the VM by a
 				// keyboard-controller reset, which -no-reboot turns into exit.
 				Append:  "reboot=k",
-				Command: `echo "kernel $(uname -r)"; echo "cpus $(grep -c ^processor /proc/cpuinfo)"; cat /proc/cmdline`,
+				Command: `echo "kernel $(uname -r)"; cat /proc/cmdline; dmesg | grep -E 'MultiProcessor Specification|Processors:'`,
 			})
 			rigtest.RequireExit(t, res, 0)
 			rigtest.Expect(t, res, `^kernel 6\.1\.`, l1CommandDeadline)
-			rigtest.Expect(t, res, `^cpus 2$`, l1CommandDeadline)
+			rigtest.Expect(t, res, `Intel MultiProcessor Specification v1\.4`, l1CommandDeadline)
+			rigtest.Expect(t, res, `Processors: [1-9]`, l1CommandDeadline)
 			rigtest.Expect(t, res, `reboot=k`, l1CommandDeadline)
 			t.Logf("%s: init after %v uptime, command done at %v, whole run %v wall (rig, TCG)",
 				tc.name, res.Uptime["boot"], res.Uptime["exit"], res.Wall.Round(time.Millisecond))

@@ -129,9 +129,8 @@ func Run(t testing.TB, cfg rig.Config) *rig.Result {
 			t.Logf("rig: L1 timed out %d time(s) and was retried (QEMU TCG SVM race, see NESTED.md); the last lines of the stuck attempt:\n%s",
 				res.Attempts-1, tail(res.Earlier[len(res.Earlier)-1], 15))
 		}
-		t.Logf("rig: %d attempt(s), last one %v wall; L1 uptime at init %v, KVM loaded %v, command done %v (rig time)",
-			res.Attempts, res.Wall.Round(time.Millisecond), res.Uptime["boot"].Round(time.Millisecond),
-			res.Uptime["kvm"].Round(time.Millisecond), res.Uptime["exit"].Round(time.Millisecond))
+		t.Logf("rig: %d attempt(s), last one %v wall; L1 uptime at its markers: %s (rig time)",
+			res.Attempts, res.Wall.Round(time.Millisecond), formatUptimes(res.Uptime))
 	}
 	if err != nil {
 		t.Fatalf("rig run failed: %v", err)
@@ -185,4 +184,15 @@ func tail(c *rig.Console, n int) string {
 		fmt.Fprintf(&s, "[%8.3fs] %s\n", l.At.Seconds(), l.Text)
 	}
 	return s.String()
+}
+
+// formatUptimes lists the marker uptimes in boot order, e.g. "boot=1.2s kvm=2.5s".
+func formatUptimes(up map[string]time.Duration) string {
+	var parts []string
+	for _, k := range []string{"boot", "kvm", "start", "exit"} {
+		if d, ok := up[k]; ok {
+			parts = append(parts, k+"="+d.Round(time.Millisecond).String())
+		}
+	}
+	return strings.Join(parts, " ")
 }

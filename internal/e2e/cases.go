@@ -1,0 +1,73 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// l2Case is one `gvmm boot` of a Linux guest inside L1.
+type l2Case struct {
+	name string
+	// kernel is the path inside L1 (rig.L2KernelPath, or a Files path).
+	kernel string
+	// initrd is the initramfs path inside L1.
+	initrd string
+	// cmdline is the kernel command line.
+	cmdline string
+	// flags are further gvmm boot flags.
+	flags string
+	// timeoutSec bounds this L2 boot inside L1 (busybox timeout).
+	timeoutSec int
+}
+
+// script returns the L1 shell lines that run the case and report its exit
+// status between markers, so one L1 boot can run several L2 boots and each
+// can be checked on its own.
+func (c l2Case) script() string {
+	// gvmm's own stderr goes to a file printed after the guest's console,
+	// so its lines cannot interleave with the guest's.
+	return fmt.Sprintf("echo '=== begin %[1]s'\n"+
+		"timeout %[2]d gvmm boot %[3]s --initrd %[4]s --mem 256M %[5]s --cmdline '%[6]s' </dev/null 2>/tmp/%[1]s.err\n"+
+		"code=$?\ncat /tmp/%[1]s.err\n"+
+		"echo \"=== end %[1]s exit $code\"\n",
+		c.name, c.timeoutSec, c.kernel, c.initrd, c.flags, c.cmdline)
+}
+
+// script joins several cases into one L1 command.
+func script(cases ...l2Case) string {
+	var b strings.Builder
+	for _, c := range cases {
+		b.WriteString(c.script())
+	}
+	return b.String()
+}
+
+// caseOutput is what one case printed and how gvmm exited.
+type caseOutput struct {
+	text string
+	exit int
+}
+
+var endMarker = regexp.MustCompile(`^=== end (\S+) exit (-?[0-9]+)$`)
+
+// splitCases cuts the L1 command's output into the cases' outputs.
+func splitCases(out string) map[string]caseOutput {
+	res := map[string]caseOutput{}
+	var cur []string
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.HasPrefix(line, "=== begin ") {
+			cur = cur[:0]
+			continue
+		}
+		if m := endMarker.FindStringSubmatch(line); m != nil {
+			code, _ := strconv.Atoi(m[2])
+			res[m[1]] = caseOutput{text: strings.Join(cur, "\n"), exit: code}
+			continue
+		}
+		cur = append(cur, line)
+	}
+	return res
+}

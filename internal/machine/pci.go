@@ -1,0 +1,126 @@
+package machine
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	"gvmm/boot"
+	"gvmm/devices/pci"
+	"gvmm/devices/pvpanic"
+	"gvmm/devices/virtio"
+	"gvmm/devices/virtio/console"
+	vnet "gvmm/devices/virtio/net"
+	"gvmm/vmm"
+)
+
+// NetConfig asks for a virtio-net device backed by a TAP device.
+type NetConfig struct {
+	// TAP names the TAP device: "" creates a new one (gvmm%d), an
+	// existing TAP is attached to, a missing name is created.
+	TAP string
+	// MAC is the guest's MAC address; "" picks a random local one.
+	MAC string
+	// HostAddr, if set (e.g. "192.168.100.1/24"), is given to the host end
+	// of the TAP, so host and guest can talk.
+	HostAddr string
+}
+
+// pciIRQ adapts a KVM interrupt line for PCI INTx. INTx is level
+// triggered: the line stays high while the device wants service.
+type pciIRQ = vmm.IRQLine
+
+// attachPCI builds the PCI bus: the host bridge, a pvpanic device so a
+// guest panic stops the VM as crashed, and the virtio devices asked for.
+// Devices get memory BARs in the PCI window and one interrupt line each.
+func (m *Machine) attachPCI() error {
+	root, err := pci.NewRoot(m.mmio, vmm.PCIMMIOStart, vmm.PCIMMIOSize)
+	if err != nil {
+		return err
+	}
+	if err := m.pio.Register("pci-conf1", pci.ConfigAddressPort, pci.ConfigPortsSize, root.ConfigPorts()); err != nil {
+		return err
+	}
+	panicFn, err := pvpanic.NewFunction(&pvpanic.Device{OnEvent: m.guestPanicked})
+	if err != nil {
+		return err
+	}
+	if _, err := root.Add(panicFn, nil, 0); err != nil {
+		return err
+	}
+	if m.cfg.Console == ConsoleVirtio {
+		con := console.New(m.cfg.ConsoleOut, m.cfg.Input)
+		m.closers = append(m.closers, func() error { con.Close(); return nil })
+		if err := m.addVirtio(root, "virtio-console", con, vmm.VirtioConsoleIRQ); err != nil {
+			return err
+		}
+	}
+	if m.cfg.Net != nil {
+		if err := m.attachNet(root, m.cfg.Net); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addVirtio puts one virtio device on the bus behind the PCI transport and
+// records its interrupt for the MP table.
+func (m *Machine) addVirtio(root *pci.Root, name string, dev virtio.Device, irq uint8) error {
+	t, err := virtio.NewTransport(name, m.mem, dev, m.vm)
+	if err != nil {
+		return err
+	}
+	m.closers = append(m.closers, func() error { t.Close(); return nil })
+	slot, err := root.Add(t.Function(), m.vm.IRQLine(uint32(irq)), irq)
+	if err != nil {
+		return err
+	}
+	m.pciIRQs = append(m.pciIRQs, boot.PCIInterrupt{Device: uint8(slot), Pin: 1, IRQ: irq})
+	return nil
+}
+
+// attachNet opens (or creates) the TAP device, configures its host end and
+// adds the virtio-net device.
+func (m *Machine) attachNet(root *pci.Root, nc *NetConfig) error {
+	mac := vnet.RandomMAC()
+	if nc.MAC != "" {
+		var err error
+		if mac, err = vnet.ParseMAC(nc.MAC); err != nil {
+			return err
+		}
+	}
+	var host *net.IPNet
+	if nc.HostAddr != "" {
+		ip, ipnet, err := net.ParseCIDR(nc.HostAddr)
+		if err != nil {
+			return fmt.Errorf("host address %q: want an address with a prefix length, such as 192.168.100.1/24: %w", nc.HostAddr, err)
+		}
+		ipnet.IP = ip
+		host = ipnet
+	}
+	tap, err := vnet.OpenTAP(nc.TAP)
+	if err != nil {
+		return err
+	}
+	m.closers = append(m.closers, tap.Close)
+	if host != nil {
+		if err := tap.Configure(host); err != nil {
+			return err
+		}
+	}
+	dev, err := vnet.New(tap.File(), mac)
+	if err != nil {
+		return err
+	}
+	m.closers = append(m.closers, dev.Close)
+	slog.Debug("virtio-net", "mac", mac.String())
+	return m.addVirtio(root, "virtio-net", dev, vmm.VirtioNetIRQ)
+}
+
+// guestPanicked is the pvpanic event: the guest kernel panicked.
+func (m *Machine) guestPanicked(events uint8) {
+	m.requestStop(Result{
+		Reason: Crashed, ExitCode: 1,
+		Err: fmt.Errorf("guest kernel panicked (pvpanic event %#x); see the console above", events),
+	})
+}
