@@ -13,7 +13,7 @@ BUILD     ?= build
 GUESTS    := hello32 long64 echo triplefault spin exit42
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all gvmm testguests run test lint unit e2e fuzz bench-floor clean initramfs initramfs-debian
+.PHONY: all gvmm testguests run demo test lint unit e2e fuzz bench-floor clean initramfs initramfs-debian
 
 all: gvmm testguests
 
@@ -31,10 +31,24 @@ $(BUILD)/testguests/%.elf: guest/testguests/%.S guest/testguests/common.inc gues
 	gcc -m32 -c -x assembler-with-cpp -Iguest/testguests -o $(@:.elf=.o) $<
 	ld -m elf_i386 --no-warn-rwx-segments -T guest/testguests/pvh.ld -o $@ $(@:.elf=.o)
 
-# run: boot the PVH demo guest on this host's KVM.
-run: gvmm testguests
-	$(BUILD)/gvmm check || true
-	$(BUILD)/gvmm boot $(BUILD)/testguests/hello32.elf --cmdline "hello from make run"
+# run: build the kernel and the initramfs and boot Linux to a u-root shell.
+# On hardware KVM gvmm boots it directly; where /dev/kvm is a software
+# nested KVM (kvm_pvm), which cannot boot Linux, it boots inside the nested
+# rig instead (Ctrl-A x quits there).
+RUN_CMDLINE ?= console=ttyS0 reboot=k panic=-1 gvmm.mode=shell
+run: gvmm kernel initramfs
+	@if $(BUILD)/gvmm check | grep -q '^verdict: *OK'; then \
+	  echo "booting Linux with gvmm (Ctrl-A x quits, poweroff ends the VM)"; \
+	  $(BUILD)/gvmm boot $(BUILD)/kernel/bzImage --initrd $(BUILD)/initramfs.cpio --cmdline "$(RUN_CMDLINE)"; \
+	else \
+	  $(BUILD)/gvmm check | sed -n 's/^verdict: *//p'; \
+	  $(MAKE) --no-print-directory kernel-debian >/dev/null; \
+	  $(GO) run ./internal/rig/cmd/rigshell -cmdline "$(RUN_CMDLINE)"; \
+	fi
+
+# demo: the tiny PVH demo guest, which runs on any /dev/kvm in milliseconds.
+demo: gvmm testguests
+	$(BUILD)/gvmm boot $(BUILD)/testguests/hello32.elf --cmdline "hello from make demo"
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

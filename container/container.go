@@ -85,7 +85,6 @@ func Start(opts Options) (_ *Container, err error) {
 	if traceEnabled {
 		fmt.Fprintf(os.Stderr, "gvmm: trace start-at %d us\n", SinceStart().Microseconds())
 	}
-	warmCgroupLock()
 	store := &Store{Dir: opts.RunDir}
 	if store.Dir == "" {
 		store.Dir = DefaultRunDir

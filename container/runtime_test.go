@@ -138,7 +138,12 @@ func TestHandoff(t *testing.T) {
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	defer func() { _ = cmd.Process.Kill() }()
+	defer func() {
+		// On failure: what a user would do after killing gvmm.
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = store.Remove("handed", true)
+	}()
 	line, err := bufio.NewReader(stderr).ReadString('\n')
 	require.NoError(t, err)
 	require.Contains(t, line, "gvmm: READY at ")
@@ -159,8 +164,7 @@ func TestHandoff(t *testing.T) {
 	require.Equal(t, cmd.Process.Pid, st.RuntimePid)
 
 	require.NoError(t, cmd.Process.Signal(unix.SIGTERM))
-	err = cmd.Wait()
-	require.NoError(t, err, out.String())
+	require.NoError(t, cmd.Wait(), out.String())
 	require.Contains(t, out.String(), "finished: exit 0 oom false extra [extra-arg]")
 	_, err = store.Get("handed")
 	require.ErrorIs(t, err, ErrNoContainer, "--rm state removed")

@@ -45,8 +45,9 @@ type Bus struct {
 	mu      sync.RWMutex
 	entries []busEntry // sorted by base, non-overlapping
 
-	unknownMu sync.Mutex
-	unknown   map[uint64]bool // addresses already logged as unhandled
+	unknownMu   sync.Mutex
+	unknown     map[uint64]bool // addresses already logged as unhandled
+	unknownOnce sync.Once
 }
 
 // NewBus returns an empty bus; name ("pio", "mmio") is used in logs.
@@ -138,14 +139,29 @@ func (b *Bus) Write(addr uint64, data []byte) bool {
 	return true
 }
 
+// maxLoggedUnknown bounds the set of addresses remembered by logUnknown:
+// the guest chooses the addresses, and must not make the host's memory
+// grow without limit by touching every one of them.
+const maxLoggedUnknown = 1024
+
 // logUnknown logs an unclaimed access once per address at debug level:
 // Linux probes many legacy ports at boot, and one line each is enough.
+// After maxLoggedUnknown distinct addresses it says so once and stops.
 func (b *Bus) logUnknown(addr uint64, n int, write bool) {
 	b.unknownMu.Lock()
 	seen := b.unknown[addr]
-	b.unknown[addr] = true
+	full := len(b.unknown) >= maxLoggedUnknown
+	if !seen && !full {
+		b.unknown[addr] = true
+	}
 	b.unknownMu.Unlock()
-	if !seen {
+	switch {
+	case seen:
+	case full:
+		b.unknownOnce.Do(func() {
+			slog.Debug("too many unhandled addresses; no longer logging them", "bus", b.name)
+		})
+	default:
 		slog.Debug("unhandled access", "bus", b.name, "addr", fmt.Sprintf("%#x", addr), "size", n, "write", write)
 	}
 }

@@ -119,3 +119,11 @@ func TestDebugDevice(t *testing.T) {
 	d.Write(DebugRegExit, []byte{42})
 	assert.Equal(t, []uint8{42}, exits)
 }
+
+func TestBusUnknownLogIsBounded(t *testing.T) {
+	b := NewBus("test")
+	for a := uint64(0); a < 10*maxLoggedUnknown; a++ {
+		b.Read(a<<12, []byte{0})
+	}
+	assert.LessOrEqual(t, len(b.unknown), maxLoggedUnknown, "a guest cannot grow the log set without bound")
+}

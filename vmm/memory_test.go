@@ -111,6 +111,19 @@ func TestGuestCPUID(t *testing.T) {
 	assert.EqualValues(t, 0x0a000800, supported[0].EBX, "input not modified")
 }
 
+func TestGuestCPUIDOverwritesKVMSignature(t *testing.T) {
+	supported := []CPUIDEntry{
+		{Function: cpuidLeafKVMSignature, EAX: 0x40000000, EBX: 1, ECX: 2, EDX: 3},
+		{Function: cpuidLeafKVMFeatures, EAX: 0x1234},
+	}
+	got := GuestCPUID(supported, 0)
+	require.Len(t, got, 2, "no duplicate leaves when KVM lists them")
+	sig := got[0]
+	assert.EqualValues(t, cpuidLeafKVMFeatures, sig.EAX, "max hypervisor leaf covers the features leaf")
+	assert.Equal(t, "KVMKVMKVM\x00\x00\x00", le32(sig.EBX)+le32(sig.ECX)+le32(sig.EDX))
+	assert.EqualValues(t, 0x1234, got[1].EAX, "KVM's PV feature bits kept")
+}
+
 func le32(v uint32) string {
 	return string([]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -16,6 +18,9 @@ import (
 	"gvmm/vmm"
 )
 
+// eol ends gvmm's own stderr lines: "\r\n" while the terminal is raw.
+var eol = "\n"
+
 // runBoot is `gvmm boot KERNEL [--initrd F] [--cmdline S] [--mem 256M]
 // [--cpus N]`.
 func runBoot(args []string) int {
@@ -24,11 +29,12 @@ func runBoot(args []string) int {
 		fmt.Fprintln(fs.Output(), "usage: gvmm boot KERNEL [flags]\n\nBoot an ELF (PVH) or bzImage kernel.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	initrd := fs.String("initrd", "", "initial ramdisk `file`")
+	initrd := fs.String("initrd", "", "initial ramdisk `file` (a bzImage without it gets the default u-root initramfs; \"none\" for none)")
 	cmdline := fs.String("cmdline", "console=ttyS0", "kernel command `line`")
 	mem := fs.String("mem", "256M", "guest memory `size` (K, M, G suffixes)")
 	cpus := fs.Int("cpus", 1, "number of vCPUs")
 	kvmPath := fs.String("kvm", vmm.DevKVM, "KVM device `path`")
+	debug := fs.Bool("debug", false, "log VMM details (unhandled I/O, devices) to stderr")
 	consoleKind := fs.String("console", "serial", "interactive console: serial or virtio (hvc0; boot with console=hvc0)")
 	netFlag := fs.String("net", "", "network: tap (create a TAP device) or tap=NAME (create or attach NAME)")
 	mac := fs.String("mac", "", "guest MAC `address` for --net (default: random, locally administered)")
@@ -43,6 +49,15 @@ func runBoot(args []string) int {
 	if len(pos) != 1 {
 		fmt.Fprintln(os.Stderr, "gvmm: boot needs exactly one KERNEL argument (see gvmm boot -h)")
 		return 2
+	}
+	if *debug {
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	}
+	switch {
+	case *initrd == "none":
+		*initrd = ""
+	case *initrd == "" && isBzImage(pos[0]):
+		*initrd = defaultInitramfs()
 	}
 	size, err := machine.ParseMemSize(*mem)
 	if err != nil {
@@ -76,6 +91,10 @@ func runBoot(args []string) int {
 		return fail(fmt.Errorf("terminal raw mode: %w", err))
 	}
 	defer restore()
+	// In raw mode the terminal no longer turns "\n" into "\r\n".
+	if console.IsTerminal(os.Stdin) {
+		eol = "\r\n"
+	}
 	cfg.Input = console.NewEscapeReader(os.Stdin, os.Stderr, cancel)
 
 	// SIGINT and SIGTERM stop the VM cleanly, as QEMU does ("terminating
@@ -117,4 +136,39 @@ func parseNetFlag(s string) (*machine.NetConfig, error) {
 		return nil, fmt.Errorf("--net %q: only tap and tap=NAME are supported", s)
 	}
 	return &machine.NetConfig{TAP: name}, nil
+}
+
+// defaultInitramfsName is the initramfs `make initramfs` builds next to
+// build/gvmm.
+const defaultInitramfsName = "initramfs.cpio"
+
+// defaultInitramfs finds the u-root initramfs for a bzImage booted without
+// --initrd: $GVMM_INITRAMFS, else initramfs.cpio beside the gvmm binary.
+// It returns "" (no initrd) when neither exists.
+func defaultInitramfs() string {
+	if p := os.Getenv("GVMM_INITRAMFS"); p != "" {
+		return p
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), defaultInitramfsName)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// isBzImage reports whether path starts like a Linux bzImage (the "HdrS"
+// setup header magic at 0x202); the loader itself checks it properly.
+func isBzImage(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	_, err = f.ReadAt(magic, 0x202)
+	return err == nil && string(magic) == "HdrS"
 }

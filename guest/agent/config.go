@@ -35,6 +35,7 @@ const (
 	keyGateway     = "gvmm.gw"
 	keyInterface   = "gvmm.if"
 	keyHTTP        = "gvmm.http"
+	keyFetch       = "gvmm.fetch"
 	keyModules     = "gvmm.modules"
 	moduleListSeps = ","
 )
@@ -67,8 +68,12 @@ type Config struct {
 	// Interface names the link to configure; empty means the first
 	// Ethernet link that is not loopback.
 	Interface string
-	// HTTPAddr, when set (e.g. ":8080"), makes the agent serve a small page.
+	// HTTPAddr, when set (e.g. ":8080"), makes the agent serve a small page
+	// and the bulk-transfer endpoints (transfer.go).
 	HTTPAddr string
+	// FetchURL, when set, is downloaded after READY and its size and
+	// SHA-256 printed (the guest-to-host network test).
+	FetchURL string
 	// Modules lists kernel modules (names without .ko) to load from
 	// ModuleDir, in order; nil means "all of them, in modules.order".
 	Modules []string
@@ -141,6 +146,8 @@ func (c *Config) set(key, value string) error {
 		c.Gateway = a
 	case keyInterface:
 		c.Interface = value
+	case keyFetch:
+		c.FetchURL = value
 	case keyHTTP:
 		if !strings.Contains(value, ":") {
 			return fmt.Errorf("%w: %s=%q: want host:port or :port", ErrBadConfig, key, value)

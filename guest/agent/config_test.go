@@ -19,6 +19,7 @@ func TestParseCmdline(t *testing.T) {
 		{name: "other words ignored", cmdline: "console=ttyS0 panic=-1 quiet", want: Config{Mode: ModeShell}},
 		{name: "poweroff", cmdline: "console=ttyS0 gvmm.mode=poweroff", want: Config{Mode: ModePoweroff}},
 		{name: "stay", cmdline: "gvmm.mode=stay", want: Config{Mode: ModeStay}},
+		{name: "reboot", cmdline: "gvmm.mode=reboot", want: Config{Mode: ModeReboot}},
 		{name: "last word wins", cmdline: "gvmm.mode=stay gvmm.mode=shell", want: Config{Mode: ModeShell}},
 		{
 			name:    "network",
@@ -75,7 +76,7 @@ func TestApplyEnvOverridesCmdline(t *testing.T) {
 	assert.Equal(t, netip.MustParsePrefix("192.168.7.2/30"), c.IP)
 	assert.Equal(t, []string{"a", "b"}, c.Modules)
 
-	env = map[string]string{EnvMode: "reboot"}
+	env = map[string]string{EnvMode: "halt"}
 	err := c.ApplyEnv(func(k string) string { return env[k] })
 	require.ErrorIs(t, err, ErrBadConfig)
 	assert.Contains(t, err.Error(), EnvMode)

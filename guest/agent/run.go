@@ -57,6 +57,8 @@ type agent struct {
 	// inContainer is set when GVMM_READY_FD is: a container runtime, not
 	// a VMM, started the agent.
 	inContainer bool
+	// stop receives SIGTERM and SIGINT from just before READY on.
+	stop chan os.Signal
 }
 
 func (a *agent) printf(format string, args ...any) {
@@ -84,11 +86,25 @@ func Main(env Env) int {
 		a.printf("error: %v", err)
 		return a.fail(exitFailure)
 	}
+	// Catch SIGTERM before READY: a runtime may stop the workload the
+	// moment it sees READY, and an uncaught SIGTERM would kill the agent
+	// with a signal instead of a clean exit.
+	a.stop = make(chan os.Signal, 1)
+	signal.Notify(a.stop, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(a.stop)
 	if err := sig.Ready(); err != nil {
 		a.printf("error: %v", err)
 		return a.fail(exitFailure)
 	}
 	a.printf("READY")
+	if a.cfg.FetchURL != "" {
+		n, sum, err := Fetch(a.cfg.FetchURL)
+		if err != nil {
+			a.printf("fetch: %v", err)
+		} else {
+			a.printf("fetch: received %d sha256 %s", n, sum)
+		}
+	}
 	a.printf("mode %s", a.cfg.Mode)
 	return a.finish()
 }
@@ -158,7 +174,7 @@ func (a *agent) setUp() error {
 		a.printf("net %s %s gw %s", name, a.cfg.IP, gw)
 	}
 	if a.cfg.HTTPAddr != "" {
-		addr, err := ServeHTTP(a.cfg.HTTPAddr)
+		addr, err := ServeHTTP(a.cfg.HTTPAddr, a.printf)
 		if err != nil {
 			return err
 		}
@@ -209,9 +225,7 @@ func (a *agent) finish() int {
 		return exitFailure
 	case ModeStay:
 		// Stay up until asked to stop, as a container's workload would.
-		stop := make(chan os.Signal, 1)
-		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-		s := <-stop
+		s := <-a.stop
 		a.printf("got %v, exiting", s)
 		return exitOK
 	default:

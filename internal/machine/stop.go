@@ -20,6 +20,9 @@ const (
 	Reset StopReason = "reset"
 	// Shutdown: the CPU shut down (a triple fault), reported by KVM.
 	Shutdown StopReason = "shutdown"
+	// Poweroff: the guest powered off through a mechanism KVM reports as
+	// a shutdown system event.
+	Poweroff StopReason = "poweroff"
 	// Halted: a vCPU halted with nothing left to wake it.
 	Halted StopReason = "halted"
 	// Stopped: the VMM was asked to stop (Ctrl-A x, a signal, a cancelled
@@ -61,8 +64,11 @@ func resultFromVCPU(err error) Result {
 	case errors.Is(err, vmm.ErrHalted):
 		return Result{Reason: Halted}
 	case errors.As(err, &ev):
-		if ev.Type == vmm.KVM_SYSTEM_EVENT_CRASH {
+		switch ev.Type {
+		case vmm.KVM_SYSTEM_EVENT_CRASH:
 			return Result{Reason: Crashed, ExitCode: 1, Err: err}
+		case vmm.KVM_SYSTEM_EVENT_SHUTDOWN:
+			return Result{Reason: Poweroff}
 		}
 		return Result{Reason: Reset}
 	}

@@ -95,6 +95,12 @@ type Config struct {
 	// timeout is retried; a command that fails is reported at once.
 	Attempts int
 
+	// Interactive connects the terminal to L1's console and runs Command
+	// with the console as its stdin (instead of /dev/null), so a person
+	// can use an L2 shell through two levels of VMs. QEMU's own escape,
+	// Ctrl-A x, ends everything.
+	Interactive bool
+
 	// Console, if set, receives a live copy of the serial console (L1's, with
 	// L2's as gvmm forwards it) and a notice line before every retry.
 	Console io.Writer

@@ -21,9 +21,13 @@ const (
 
 // initScript is L1's /init: a busybox shell script that sets up the minimum
 // (proc, sys, devtmpfs, tmpfs), loads the KVM modules in order, runs the
-// command with stdin from /dev/null, prints its exit status and ends the VM.
+// command with stdin from /dev/null (the console when interactive), prints its exit status and ends the VM.
 // Each step prints a marker with /proc/uptime so that rig timings are visible.
 func initScript(cfg *Config, nonce string) string {
+	stdin := "/dev/null"
+	if cfg.Interactive {
+		stdin = "/dev/console"
+	}
 	requireKVM := "yes"
 	if cfg.WithoutKVM {
 		requireKVM = "no"
@@ -59,11 +63,11 @@ if [ %s = yes ]; then
 fi
 echo "$M %s uptime=$(up)"
 cd /
-sh %s </dev/null
+sh %s <%s
 rc=$?
 echo "$M %s $rc uptime=$(up)"
 finish
 `, markerPrefix+nonce+":", markerFailure, markerBoot, modulesDir, modulesOrder,
-		requireKVM, markerKVM, markerStart, commandPath, markerExit)
+		requireKVM, markerKVM, markerStart, commandPath, stdin, markerExit)
 	return s.String()
 }

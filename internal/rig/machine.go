@@ -73,6 +73,9 @@ func start(ctx context.Context, cfg Config) (*Machine, error) {
 	}
 	m.cmd.Stdout = out
 	m.cmd.Stderr = &m.stderr
+	if cfg.Interactive {
+		m.cmd.Stdin = os.Stdin
+	}
 	if err := m.cmd.Start(); err != nil {
 		m.cancel()
 		os.Remove(m.initrd)
