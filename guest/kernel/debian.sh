@@ -6,7 +6,8 @@
 #   OUTDIR/config         its Kconfig
 #   OUTDIR/release        its `uname -r`, e.g. 6.1.0-56-cloud-amd64
 #   OUTDIR/modules/*.ko   uncompressed modules (Debian 6.1 uses MODULE_COMPRESS_NONE)
-#   OUTDIR/modules/kvm.order     irqbypass, kvm, kvm-amd: insmod in this order (rig L1)
+#   OUTDIR/modules/kvm.order     irqbypass, kvm, kvm-amd, tun: insmod in this order (rig L1;
+#                                tun gives L1 /dev/net/tun for gvmm --net tap)
 #   OUTDIR/modules/virtio.order  virtio PCI/net/console/blk and pvpanic-pci with
 #                                their dependencies, dependencies first (guest)
 #
@@ -29,7 +30,7 @@ need_cmd dpkg-deb dpkg
 need_cmd modinfo kmod
 
 # Module groups, by module name (as modinfo spells dependencies).
-kvm_modules="irqbypass kvm kvm_amd"
+kvm_modules="irqbypass kvm kvm_amd tun"
 virtio_modules="virtio_pci virtio_net virtio_console virtio_blk pvpanic_pci"
 
 pkg=${GVMM_DEBIAN_KERNEL_PKG:-}

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -19,6 +22,7 @@ import (
 // on both ends. L1 prints "key: value" lines the test reads.
 const virtioScript = `
 set -u
+chmod +x /bin/httpc
 mkdir -p /tmp/www
 dd if=/dev/urandom of=/tmp/www/blob bs=1M count=100 2>/dev/null
 echo "host-blob: $(sha256sum /tmp/www/blob | cut -d' ' -f1)"
@@ -36,9 +40,9 @@ wait_for() { # FILE PATTERN SECONDS
   done
 }
 if wait_for /tmp/l2.err 'gvmm: READY' 180; then
-  echo "host-page: $(wget -q -T 30 -O - http://192.168.100.2:8080/)"
-  echo "host-got: $(wget -q -T 120 -O - 'http://192.168.100.2:8080/bytes?n=104857600' | sha256sum | cut -d' ' -f1)"
-  echo "host-posted: $(wget -q -T 120 -O - --post-file=/tmp/www/blob http://192.168.100.2:8080/sink)"
+  echo "host-page: $(httpc get http://192.168.100.2:8080/)"
+  echo "host-got: $(httpc sum 'http://192.168.100.2:8080/bytes?n=104857600')"
+  echo "host-posted: $(httpc post http://192.168.100.2:8080/sink /tmp/www/blob)"
   wait_for /tmp/l2.out 'fetch: ' 300
 fi
 kill $pid
@@ -57,6 +61,7 @@ func TestVirtioConsoleAndNet(t *testing.T) {
 	k := rigtest.MinimalKernel(t)
 	res := rigtest.Run(t, rig.Config{
 		GVMM: gvmm(t), L2Kernel: k.BzImage, L2Initrd: buildFile(t, "initramfs.cpio", "initramfs"),
+		Files:          []rig.File{{Host: buildHTTPC(t), Guest: "/bin/httpc"}},
 		Command:        virtioScript,
 		AttemptTimeout: 600 * time.Second,
 	})
@@ -72,9 +77,20 @@ func TestVirtioConsoleAndNet(t *testing.T) {
 	assert.Contains(t, out, "gvmm-agent: READY", "the agent's console output came through hvc0")
 	assert.Contains(t, field("host-page"), "hello from gvmm-agent", "host fetched the guest's page")
 	got := field("host-got")
-	assert.Contains(t, out, "gvmm-agent: bytes: sent 104857600 sha256 "+got, "100 MiB guest to host arrived intact")
+	require.Regexp(t, `^104857600 [0-9a-f]{64}$`, got, "the host received all 100 MiB")
+	assert.Contains(t, out, "gvmm-agent: bytes: sent "+got[:9]+" sha256 "+got[10:], "100 MiB guest to host arrived intact")
 	assert.Equal(t, "104857600 "+blob, field("host-posted"), "100 MiB host to guest arrived intact")
 	assert.Contains(t, out, "gvmm-agent: fetch: received 104857600 sha256 "+blob, "the guest fetched 100 MiB from the host intact")
 	assert.Equal(t, "0", field("gvmm-exit"), "SIGTERM stops gvmm cleanly")
 	assert.Equal(t, "no", field("tap-left"), "gvmm removed the TAP it created")
+}
+
+// buildHTTPC builds the static HTTP client for L1.
+func buildHTTPC(t *testing.T) string {
+	out := filepath.Join(t.TempDir(), "httpc")
+	cmd := exec.Command("go", "build", "-o", out, "./httpc")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	return out
 }
