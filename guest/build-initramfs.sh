@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Build the u-root initramfs with `gvmm initramfs`, cached outside the
+# Build the u-root initramfs with `gvmm-initramfs` (guest/cmd/gvmm-initramfs), cached outside the
 # checkout under a key made of everything that goes into it: the guest
 # agent and image builder sources, go.mod/go.sum, and the extra flags with
 # the files they name (a module order file and the modules beside it).
 #
-#   guest/build-initramfs.sh OUT [gvmm initramfs flags...]
+#   guest/build-initramfs.sh OUT [gvmm-initramfs flags...]
 set -euo pipefail
 out=$1
 shift
@@ -13,7 +13,7 @@ cache=${GVMM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gvmm}
 inputs() {
 	find guest -path guest/kernel -prune -o -path guest/testguests -prune -o \
 		-type f \( -name '*.go' -o -name '*.s' \) -print | LC_ALL=C sort | xargs sha256sum
-	sha256sum go.mod go.sum cmd/gvmm/initramfs.go guest/build-initramfs.sh
+	sha256sum go.mod go.sum guest/build-initramfs.sh
 	printf '%s\n' "$@"
 	for arg in "$@"; do
 		if [ -f "$arg" ]; then
@@ -31,7 +31,7 @@ cached="$cache/initramfs-$key.cpio"
 mkdir -p "$cache" "$(dirname "$out")"
 if [ ! -s "$cached" ]; then
 	echo "building initramfs (cache key $key)" >&2
-	go run ./cmd/gvmm initramfs -o "$cached.tmp" "$@"
+	go run ./guest/cmd/gvmm-initramfs -o "$cached.tmp" "$@"
 	mv "$cached.tmp" "$cached"
 fi
 cp "$cached" "$out"

@@ -76,7 +76,7 @@ func builtImage(t *testing.T) string {
 	return imagePath
 }
 
-// buildWithCLI builds the test image with `gvmm initramfs`, the command users
+// buildWithCLI builds the test image with `gvmm-initramfs`, the command users
 // run, which calls BuildCPIO or BuildRootFS. It runs as its own process
 // because go test -race instruments this test binary, and gobusybox
 // type-checks every command's source in-process: under the race detector
@@ -86,7 +86,7 @@ func buildWithCLI(t *testing.T, output ...string) error {
 	if err != nil {
 		return err
 	}
-	args := append([]string{"run", "gvmm/cmd/gvmm", "initramfs"}, output...)
+	args := append([]string{"run", "gvmm/guest/cmd/gvmm-initramfs"}, output...)
 	for _, e := range opts.ExtraFiles {
 		args = append(args, "--extra", e.Src+":"+e.Dst)
 	}

@@ -3,7 +3,6 @@
 //
 //	gvmm boot KERNEL [--initrd F] [--cmdline S] [--mem 256M] [--cpus N]
 //	gvmm check
-//	gvmm initramfs -o FILE
 //	gvmm container run|ps|stop|rm|state|kill ...
 //
 // Each subcommand lives in its own file and only parses flags; the work is
@@ -20,7 +19,6 @@ import (
 var subcommands = map[string]func(args []string) int{
 	"boot":      runBoot,
 	"check":     runCheck,
-	"initramfs": runInitramfs,
 	"container": runContainer,
 }
 
@@ -30,7 +28,6 @@ func usage() {
 commands:
   boot KERNEL   boot a kernel (ELF/PVH or bzImage) in a new VM
   check         report whether this host can run gvmm VMs
-  initramfs     build the u-root initramfs with the gvmm guest agent
   container     run the same workload as a namespace container
 
 run "gvmm <command> -h" for the command's flags`)
