@@ -23,7 +23,7 @@ const (
 
 // ioctls on the system fd.
 const (
-	KVM_GET_API_VERSION     = iocNone<<30 | kvmio<<8 | 0x00
+	KVM_GET_API_VERSION     = iocNone<<30 | kvmio<<8 // nr 0x00
 	KVM_CREATE_VM           = iocNone<<30 | kvmio<<8 | 0x01
 	KVM_CHECK_EXTENSION     = iocNone<<30 | kvmio<<8 | 0x03
 	KVM_GET_VCPU_MMAP_SIZE  = iocNone<<30 | kvmio<<8 | 0x04

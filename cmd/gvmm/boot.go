@@ -75,7 +75,7 @@ func runBoot(args []string) int {
 		CPUs:       *cpus,
 		ConsoleOut: os.Stdout,
 		Console:    machine.ConsoleKind(*consoleKind),
-		OnReady:    func(us int64) { fmt.Fprintln(os.Stderr, clock.ReadyLine(us)) },
+		OnReady:    func(us int64) { fmt.Fprint(os.Stderr, clock.ReadyLine(us)+eol) },
 	}
 	if *netFlag != "" {
 		nc, err := parseNetFlag(*netFlag)

@@ -26,10 +26,6 @@ type NetConfig struct {
 	HostAddr string
 }
 
-// pciIRQ adapts a KVM interrupt line for PCI INTx. INTx is level
-// triggered: the line stays high while the device wants service.
-type pciIRQ = vmm.IRQLine
-
 // attachPCI builds the PCI bus: the host bridge, a pvpanic device so a
 // guest panic stops the VM as crashed, and the virtio devices asked for.
 // Devices get memory BARs in the PCI window and one interrupt line each.
