@@ -35,6 +35,7 @@ func runBoot(args []string) int {
 	cpus := fs.Int("cpus", 1, "number of vCPUs")
 	kvmPath := fs.String("kvm", vmm.DevKVM, "KVM device `path`")
 	debug := fs.Bool("debug", false, "log VMM details (unhandled I/O, devices) to stderr")
+	stats := fs.Bool("stats", false, "print start-up timings (set-up, first console output, READY) at exit")
 	consoleKind := fs.String("console", "serial", "interactive console: serial or virtio (hvc0; boot with console=hvc0)")
 	netFlag := fs.String("net", "", "network: tap (create a TAP device) or tap=NAME (create or attach NAME)")
 	mac := fs.String("mac", "", "guest MAC `address` for --net (default: random, locally administered)")
@@ -118,6 +119,10 @@ func runBoot(args []string) int {
 	defer m.Close()
 	res := m.Run(ctx)
 	restore()
+	if *stats {
+		fmt.Fprintf(os.Stderr, "gvmm: stats: setup_us=%d first_output_us=%d ready_us=%d reason=%s\n",
+			res.SetupDoneAt, res.FirstOutputAt, res.ReadyAt, res.Reason)
+	}
 	switch res.Reason {
 	case machine.Failure, machine.Crashed:
 		return fail(res.Err)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ import (
 // through the i8042 (the minimal kernel has no ACPI), and an immediate
 // reboot on panic (which pvpanic turns into a crash report first).
 const baseCmdline = "console=ttyS0 reboot=k panic=-1 quiet"
+
+// statsLine is gvmm boot --stats' report.
+var statsLine = regexp.MustCompile(`gvmm: stats: .*`)
 
 var (
 	gvmmOnce sync.Once
@@ -51,9 +55,9 @@ func TestMinimalKernel(t *testing.T) {
 	k := rigtest.MinimalKernel(t)
 	initrd := buildFile(t, "initramfs.cpio", "initramfs")
 	cases := []l2Case{
-		{name: "bzimage", kernel: rig.L2KernelPath, initrd: rig.L2InitrdPath, flags: "--cpus 2",
+		{name: "bzimage", kernel: rig.L2KernelPath, initrd: rig.L2InitrdPath, flags: "--cpus 2 --stats",
 			cmdline: baseCmdline + " gvmm.mode=poweroff e2e.marker=42", timeoutSec: 90},
-		{name: "vmlinux", kernel: "/l2/vmlinux", initrd: rig.L2InitrdPath,
+		{name: "vmlinux", kernel: "/l2/vmlinux", initrd: rig.L2InitrdPath, flags: "--stats",
 			cmdline: baseCmdline + " gvmm.mode=poweroff", timeoutSec: 90},
 		{name: "reset", kernel: rig.L2KernelPath, initrd: rig.L2InitrdPath,
 			cmdline: baseCmdline + " gvmm.mode=reboot", timeoutSec: 90},
@@ -67,6 +71,12 @@ func TestMinimalKernel(t *testing.T) {
 		AttemptTimeout: 300 * time.Second,
 	})
 	out := splitCases(res.OutputText())
+	// Start-up timings, for the record (rig time: emulated, relative only).
+	for _, name := range []string{"bzimage", "vmlinux"} {
+		if m := statsLine.FindString(out[name].text); m != "" {
+			t.Logf("rig (kvm-amd in QEMU TCG) %s: %s", name, m)
+		}
+	}
 
 	t.Run("bzImage", func(t *testing.T) {
 		c, ok := out["bzimage"]

@@ -13,6 +13,7 @@ import (
 	"gvmm/boot"
 	"gvmm/devices"
 	"gvmm/devices/serial"
+	"gvmm/internal/clock"
 	"gvmm/vmm"
 )
 
@@ -36,6 +37,8 @@ type Machine struct {
 	stopped  chan struct{}
 	result   Result
 	readyAt  atomic.Int64
+	// firstOutputAt is the time of the guest's first console byte.
+	firstOutputAt atomic.Int64
 }
 
 // New builds a VM from cfg. On error, everything created so far is
@@ -57,6 +60,9 @@ func New(cfg Config) (_ *Machine, err error) {
 		stopped: make(chan struct{}),
 	}
 	m.readyAt.Store(-1)
+	m.firstOutputAt.Store(-1)
+	cfg.ConsoleOut = firstWriteTimer{w: cfg.ConsoleOut, at: &m.firstOutputAt}
+	m.cfg.ConsoleOut = cfg.ConsoleOut
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -223,6 +229,7 @@ func (m *Machine) Run(ctx context.Context) Result {
 	}
 	var wg sync.WaitGroup
 	handler := exitHandler{pio: m.pio, mmio: m.mmio}
+	setupDone := clock.SinceStart()
 	for _, c := range m.vcpus {
 		wg.Add(1)
 		go func() {
@@ -245,6 +252,8 @@ func (m *Machine) Run(ctx context.Context) Result {
 	}
 	r := m.result
 	r.ReadyAt = m.readyAt.Load()
+	r.SetupDoneAt = setupDone
+	r.FirstOutputAt = m.firstOutputAt.Load()
 	return r
 }
 
@@ -277,6 +286,19 @@ func (m *Machine) pumpInput() {
 			return
 		}
 	}
+}
+
+// firstWriteTimer records when the first byte reaches the console.
+type firstWriteTimer struct {
+	w  io.Writer
+	at *atomic.Int64
+}
+
+func (f firstWriteTimer) Write(p []byte) (int, error) {
+	if f.at.Load() < 0 {
+		f.at.CompareAndSwap(-1, clock.SinceStart())
+	}
+	return f.w.Write(p)
 }
 
 // Close releases the vCPUs, the VM, guest memory and /dev/kvm.

@@ -44,6 +44,12 @@ type Result struct {
 	// ReadyAt is the READY timestamp in microseconds since process
 	// start, or -1 if the guest never signalled READY.
 	ReadyAt int64
+	// SetupDoneAt is when the VM was built and the vCPUs were about to
+	// enter the guest for the first time (microseconds since process
+	// start).
+	SetupDoneAt int64
+	// FirstOutputAt is when the guest first wrote to its console, or -1.
+	FirstOutputAt int64
 }
 
 func (r Result) String() string {
