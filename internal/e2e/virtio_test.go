@@ -39,11 +39,17 @@ wait_for() { # FILE PATTERN SECONDS
     if [ $i -ge "$3" ]; then echo "timeout waiting for $2"; return 1; fi
   done
 }
+up() { read -r u _ </proc/uptime; echo "$u"; }
+cpu() { set -- $(cut -d' ' -f14,15 /proc/$pid/stat); echo $(( $1 + $2 )); }
 if wait_for /tmp/l2.err 'gvmm: READY' 180; then
-  echo "host-page: $(httpc get http://192.168.100.2:8080/)"
-  echo "host-got: $(httpc sum 'http://192.168.100.2:8080/bytes?n=104857600')"
-  echo "host-posted: $(httpc post http://192.168.100.2:8080/sink /tmp/www/blob)"
   wait_for /tmp/l2.out 'fetch: ' 300
+  echo "host-page: $(httpc get http://192.168.100.2:8080/)"
+  c0=$(cpu); t0=$(up)
+  echo "host-got: $(httpc sum 'http://192.168.100.2:8080/bytes?n=104857600')"
+  t1=$(up)
+  echo "host-posted: $(httpc post http://192.168.100.2:8080/sink /tmp/www/blob)"
+  t2=$(up); c1=$(cpu)
+  echo "timing: rx_s=$t0..$t1 tx_s=$t1..$t2 gvmm_cpu_ticks=$((c1 - c0)) hz=$(getconf CLK_TCK 2>/dev/null || echo 100)"
 fi
 kill $pid
 wait $pid
@@ -82,6 +88,7 @@ func TestVirtioConsoleAndNet(t *testing.T) {
 	assert.Equal(t, "104857600 "+blob, field("host-posted"), "100 MiB host to guest arrived intact")
 	assert.Contains(t, out, "gvmm-agent: fetch: received 104857600 sha256 "+blob, "the guest fetched 100 MiB from the host intact")
 	assert.Equal(t, "0", field("gvmm-exit"), "SIGTERM stops gvmm cleanly")
+	t.Logf("rig (kvm-amd in QEMU TCG), 100 MiB guest->host then 100 MiB host->guest: %s", field("timing"))
 	assert.Equal(t, "no", field("tap-left"), "gvmm removed the TAP it created")
 }
 
