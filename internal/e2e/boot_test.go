@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,12 +27,32 @@ var statsLine = regexp.MustCompile(`gvmm: stats: .*`)
 var (
 	gvmmOnce sync.Once
 	gvmmPath string
+	gvmmErr  error
+	// binDir holds binaries built once for all tests; TestMain removes it.
+	binDir string
 )
 
-// gvmm builds the static gvmm binary once per test binary.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// gvmm builds the static gvmm binary once per test binary, into a
+// directory that outlives each test (a t.TempDir would vanish with the
+// first test that asked for it).
 func gvmm(t *testing.T) string {
-	gvmmOnce.Do(func() { gvmmPath = rigtest.GVMM(t) })
-	require.NotEmpty(t, gvmmPath, "gvmm build failed earlier")
+	gvmmOnce.Do(func() {
+		if binDir, gvmmErr = os.MkdirTemp("", "gvmm-e2e-"); gvmmErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		gvmmPath, gvmmErr = rig.BuildGVMM(ctx, binDir)
+	})
+	require.NoError(t, gvmmErr, "building gvmm")
 	return gvmmPath
 }
 
@@ -68,8 +89,11 @@ func TestMinimalKernel(t *testing.T) {
 		GVMM: gvmm(t), L2Kernel: k.BzImage, L2Initrd: initrd,
 		Files:          []rig.File{{Host: k.VMLinux, Guest: "/l2/vmlinux"}},
 		Command:        script(cases...),
-		AttemptTimeout: 300 * time.Second,
+		AttemptTimeout: 600 * time.Second,
 	})
+	for _, r := range retries(res.OutputText()) {
+		t.Log(r)
+	}
 	out := splitCases(res.OutputText())
 	// Start-up timings, for the record (rig time: emulated, relative only).
 	for _, name := range []string{"bzimage", "vmlinux"} {

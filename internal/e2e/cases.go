@@ -27,10 +27,18 @@ type l2Case struct {
 // can be checked on its own.
 func (c l2Case) script() string {
 	// gvmm's own stderr goes to a file printed after the guest's console,
-	// so its lines cannot interleave with the guest's.
-	return fmt.Sprintf("echo '=== begin %[1]s'\n"+
+	// so its lines cannot interleave with the guest's. A boot that hits
+	// the deadline (busybox timeout's status 124) is tried once more, and
+	// says so: about 2% of L2 boots stall in QEMU's TCG emulation of SVM
+	// (../shared/NESTED.md, "A race in QEMU's TCG SVM emulation"). A
+	// second stall fails the case.
+	return fmt.Sprintf("for attempt in 1 2; do\n"+
+		"echo '=== begin %[1]s'\n"+
 		"timeout %[2]d gvmm boot %[3]s --initrd %[4]s --mem 256M %[5]s --cmdline '%[6]s' </dev/null 2>/tmp/%[1]s.err\n"+
 		"code=$?\ncat /tmp/%[1]s.err\n"+
+		"[ $code -eq 124 ] || break\n"+
+		"echo '=== retry %[1]s: the L2 boot stalled past %[2]d s (QEMU TCG SVM race, see NESTED.md)'\n"+
+		"done\n"+
 		"echo \"=== end %[1]s exit $code\"\n",
 		c.name, c.timeoutSec, c.kernel, c.initrd, c.flags, c.cmdline)
 }
@@ -49,6 +57,13 @@ type caseOutput struct {
 	text string
 	exit int
 }
+
+// retryMarker is the line the script prints before trying a stalled boot
+// again.
+var retryMarker = regexp.MustCompile(`(?m)^=== retry .*$`)
+
+// retries returns the retry notices in the output, for the test log.
+func retries(out string) []string { return retryMarker.FindAllString(out, -1) }
 
 var endMarker = regexp.MustCompile(`^=== end (\S+) exit (-?[0-9]+)$`)
 

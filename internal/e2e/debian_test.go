@@ -20,9 +20,12 @@ func TestDebianKernel(t *testing.T) {
 	res := rigtest.Run(t, rig.Config{
 		GVMM: gvmm(t), L2Kernel: k.BzImage, L2Initrd: buildFile(t, "initramfs-debian.cpio", "initramfs-debian"),
 		Command: script(l2Case{name: "debian", kernel: rig.L2KernelPath, initrd: rig.L2InitrdPath,
-			cmdline: baseCmdline + " gvmm.mode=poweroff", timeoutSec: 240}),
-		AttemptTimeout: 360 * time.Second,
+			cmdline: baseCmdline + " gvmm.mode=poweroff", timeoutSec: 150}),
+		AttemptTimeout: 420 * time.Second,
 	})
+	for _, r := range retries(res.OutputText()) {
+		t.Log(r)
+	}
 	c, ok := splitCases(res.OutputText())["debian"]
 	require.True(t, ok, "no result for the Debian boot")
 	assert.Equal(t, 0, c.exit)
