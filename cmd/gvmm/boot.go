@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,7 +31,7 @@ func runBoot(args []string) int {
 		fs.PrintDefaults()
 	}
 	initrd := fs.String("initrd", "", "initial ramdisk `file` (a bzImage without it gets the default u-root initramfs; \"none\" for none)")
-	cmdline := fs.String("cmdline", "console=ttyS0", "kernel command `line`")
+	cmdline := fs.String("cmdline", "", "kernel command `line` (default: console=ttyS0, plus for a bzImage reboot=k panic=-1 and, with --net, the guest agent's address)")
 	mem := fs.String("mem", "256M", "guest memory `size` (K, M, G suffixes)")
 	cpus := fs.Int("cpus", 1, "number of vCPUs")
 	kvmPath := fs.String("kvm", vmm.DevKVM, "KVM device `path`")
@@ -54,11 +55,15 @@ func runBoot(args []string) int {
 	if *debug {
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	}
+	linux := isBzImage(pos[0])
 	switch {
 	case *initrd == "none":
 		*initrd = ""
-	case *initrd == "" && isBzImage(pos[0]):
+	case *initrd == "" && linux:
 		*initrd = defaultInitramfs()
+	}
+	if *cmdline == "" {
+		*cmdline = defaultCmdline(linux, *netFlag != "", *hostAddr)
 	}
 	size, err := machine.ParseMemSize(*mem)
 	if err != nil {
@@ -176,4 +181,29 @@ func isBzImage(path string) bool {
 	magic := make([]byte, 4)
 	_, err = f.ReadAt(magic, 0x202)
 	return err == nil && string(magic) == "HdrS"
+}
+
+// guestHTTPPort is where the guest agent serves HTTP by default.
+const guestHTTPPort = 80
+
+// defaultCmdline is the command line when --cmdline is not given: the
+// serial console; for Linux also reset-to-exit (gvmm has no ACPI) and an
+// immediate reboot on panic (pvpanic reports it first); and with --net the
+// agent's address, the host's plus one, with its HTTP server on, so that
+// `gvmm boot --net tap bzImage` answers HTTP from the host.
+func defaultCmdline(linux, withNet bool, hostAddr string) string {
+	c := "console=ttyS0"
+	if !linux {
+		return c
+	}
+	c += " reboot=k panic=-1"
+	if !withNet {
+		return c
+	}
+	p, err := netip.ParsePrefix(hostAddr)
+	if err != nil || !p.Addr().Is4() {
+		return c
+	}
+	guest := p.Addr().Next()
+	return fmt.Sprintf("%s gvmm.ip=%s/%d gvmm.http=:%d", c, guest, p.Bits(), guestHTTPPort)
 }

@@ -186,3 +186,11 @@ func TestCheckWithoutKVM(t *testing.T) {
 	assert.Contains(t, out, "NOT USABLE")
 	assert.Contains(t, out, "modprobe")
 }
+
+func TestDefaultCmdline(t *testing.T) {
+	assert.Equal(t, "console=ttyS0", defaultCmdline(false, true, "192.168.100.1/24"))
+	assert.Equal(t, "console=ttyS0 reboot=k panic=-1", defaultCmdline(true, false, "192.168.100.1/24"))
+	assert.Equal(t, "console=ttyS0 reboot=k panic=-1 gvmm.ip=192.168.100.2/24 gvmm.http=:80",
+		defaultCmdline(true, true, "192.168.100.1/24"))
+	assert.Equal(t, "console=ttyS0 reboot=k panic=-1", defaultCmdline(true, true, ""), "no host address: no guest address")
+}

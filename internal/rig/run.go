@@ -54,7 +54,8 @@ func (r *Result) OutputText() string {
 }
 
 // Run boots L1 under QEMU TCG, runs cfg.Command in it and returns its
-// result. An attempt that times out is retried up to cfg.Attempts in all,
+// result. An attempt that times out, or whose L1 ends without reporting
+// the command's status, is retried up to cfg.Attempts in all,
 // because QEMU's TCG SVM emulation can lose L1's timer interrupt and freeze
 // L1 (NESTED.md); every retry is logged and written to cfg.Console. The
 // command's own failure is not retried: it is in Result.ExitStatus.
@@ -72,12 +73,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res, err := m.Wait()
 		res.Attempts = attempt
 		res.Earlier = earlier
-		if !errors.Is(err, ErrTimeout) || attempt >= cfg.Attempts || ctx.Err() != nil {
+		// A timeout, or an L1 that ended without reporting the command's
+		// status (QEMU gone mid-run, no panic on the console), is the
+		// emulator failing L1 as a whole, not the command failing: both
+		// are retried, visibly.
+		emulatorFailed := errors.Is(err, ErrTimeout) || errors.Is(err, ErrNoExit)
+		if !emulatorFailed || attempt >= cfg.Attempts || ctx.Err() != nil {
 			return res, err
 		}
 		earlier = append(earlier, res.Console)
-		msg := fmt.Sprintf("rig: attempt %d of %d timed out after %v; retrying (a stuck L1 is a known QEMU TCG SVM race, see NESTED.md)",
-			attempt, cfg.Attempts, cfg.AttemptTimeout)
+		msg := fmt.Sprintf("rig: attempt %d of %d failed (%v); retrying (a stuck or vanished L1 is a known QEMU TCG SVM problem, see NESTED.md)",
+			attempt, cfg.Attempts, err)
 		cfg.Logger.Warn(msg, "last_line", lastLine(res.Console))
 		if cfg.Console != nil {
 			fmt.Fprintf(cfg.Console, "\n=== %s ===\n", msg)

@@ -126,7 +126,7 @@ func Run(t testing.TB, cfg rig.Config) *rig.Result {
 			}
 		})
 		if res.Attempts > 1 {
-			t.Logf("rig: L1 timed out %d time(s) and was retried (QEMU TCG SVM race, see NESTED.md); the last lines of the stuck attempt:\n%s",
+			t.Logf("rig: L1 failed %d time(s) and was retried (QEMU TCG SVM race, see NESTED.md); the last lines of the stuck attempt:\n%s",
 				res.Attempts-1, tail(res.Earlier[len(res.Earlier)-1], 15))
 		}
 		t.Logf("rig: %d attempt(s), last one %v wall; L1 uptime at its markers: %s (rig time)",
