@@ -12,7 +12,7 @@ cache=${GVMM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gvmm}
 
 inputs() {
 	find guest -path guest/kernel -prune -o -path guest/testguests -prune -o \
-		-type f \( -name '*.go' -o -name '*.s' \) -print | LC_ALL=C sort | xargs sha256sum
+		-type f \( -name '*.go' -o -name '*.s' \) ! -name '*_test.go' -print | LC_ALL=C sort | xargs sha256sum
 	sha256sum go.mod go.sum guest/build-initramfs.sh
 	printf '%s\n' "$@"
 	for arg in "$@"; do

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,9 +29,13 @@ func TestTransferEndpoints(t *testing.T) {
 	n, sum, err := Fetch(srv.URL + "/bytes?n=1000000")
 	require.NoError(t, err)
 	assert.Equal(t, int64(1000000), n)
-	mu.Lock()
-	assert.Contains(t, lines, "bytes: sent 1000000 sha256 "+sum, "the sender prints the same sum the receiver computed")
-	mu.Unlock()
+	// The handler prints after its last write, which can be after the
+	// client has read the whole body: wait for the line.
+	assert.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(lines, "bytes: sent 1000000 sha256 "+sum)
+	}, 5*time.Second, 10*time.Millisecond, "the sender prints the same sum the receiver computed")
 
 	body := strings.Repeat("gvmm", 1000)
 	resp, err := http.Post(srv.URL+"/sink", "application/octet-stream", strings.NewReader(body))
