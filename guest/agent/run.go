@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -234,10 +235,22 @@ func (a *agent) finish() int {
 }
 
 // execShell replaces the agent with the first shell that exists.
+//
+// With the HTTP server on, the agent must stay alive to serve it, so the
+// shell runs as its child instead, on the same console, and the agent
+// returns when it exits.
 func (a *agent) execShell() int {
 	for _, sh := range shells {
 		if _, err := os.Stat(sh); err != nil {
 			continue
+		}
+		if a.cfg.HTTPAddr != "" {
+			cmd := exec.Command(sh)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+			if err := cmd.Run(); err != nil {
+				a.printf("shell %s: %v", sh, err)
+			}
+			return exitOK
 		}
 		err := syscall.Exec(sh, []string{sh}, os.Environ())
 		a.printf("error: exec %s: %v", sh, err)

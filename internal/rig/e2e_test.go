@@ -138,7 +138,7 @@ func TestTimeoutIsRetriedOnce(t *testing.T) {
 	require.NotNil(t, res)
 	require.Equal(t, 2, res.Attempts)
 	require.Len(t, res.Earlier, 1)
-	require.Contains(t, notices.String(), "attempt 1 of 2 timed out", "the retry must be visible in the log")
+	require.Contains(t, notices.String(), "attempt 1 of 2 failed (rig: L1 did not finish in time", "the retry must be visible in the log")
 	require.Less(t, time.Since(start), 2*15*time.Second+2*10*time.Second, "each attempt is bounded")
 	_, seen := res.Console.Find(regexpMust(`^stuck$`))
 	require.True(t, seen, "the console of the last attempt is kept")
