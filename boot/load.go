@@ -46,16 +46,20 @@ func Load(mem Memory, cfg Config) (*Entry, error) {
 			return LoadPVH(mem, cfg)
 		}
 	}
-	if cfg.KernelSize >= hdrMagicOff+int64(len(hdrMagic)) {
-		if _, err := cfg.Kernel.ReadAt(magic[:], hdrMagicOff); err != nil {
-			return nil, fmt.Errorf("read kernel: %w", err)
-		}
-		if string(magic[:]) == hdrMagic {
-			return LoadBzImage(mem, cfg)
-		}
+	if IsBzImage(cfg.Kernel) {
+		return LoadBzImage(mem, cfg)
 	}
 	return nil, fmt.Errorf("%w (%d bytes, no ELF magic and no \"HdrS\" at %#x): "+
 		"pass a vmlinux or a bzImage such as arch/x86/boot/bzImage", ErrNotKernel, cfg.KernelSize, hdrMagicOff)
+}
+
+// IsBzImage reports whether r starts like a Linux bzImage: the setup
+// header's "HdrS" magic at 0x202. It is a sniff, not a validation:
+// LoadBzImage checks the header properly.
+func IsBzImage(r io.ReaderAt) bool {
+	var magic [len(hdrMagic)]byte
+	_, err := r.ReadAt(magic[:], hdrMagicOff)
+	return err == nil && string(magic[:]) == hdrMagic
 }
 
 // lowRAMEnd returns the end of the RAM range that starts at address 0,

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"gvmm/boot"
 	"gvmm/internal/clock"
 	"gvmm/internal/console"
 	"gvmm/internal/machine"
@@ -170,17 +171,14 @@ func defaultInitramfs() string {
 	return p
 }
 
-// isBzImage reports whether path starts like a Linux bzImage (the "HdrS"
-// setup header magic at 0x202); the loader itself checks it properly.
+// isBzImage reports whether the file at path is a bzImage (boot.IsBzImage).
 func isBzImage(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	magic := make([]byte, 4)
-	_, err = f.ReadAt(magic, 0x202)
-	return err == nil && string(magic) == "HdrS"
+	return boot.IsBzImage(f)
 }
 
 // guestHTTPPort is where the guest agent serves HTTP by default.

@@ -3,9 +3,9 @@ package machine
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -176,14 +176,10 @@ func vmRSSKiB(t *testing.T) int64 {
 	require.NoError(t, err)
 	for _, l := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(l, "VmHWM:") {
-			var kib int64
-			_, err := io.WriteString(io.Discard, l)
-			require.NoError(t, err)
 			f := strings.Fields(l)
 			require.Len(t, f, 3)
-			for _, ch := range f[1] {
-				kib = kib*10 + int64(ch-'0')
-			}
+			kib, err := strconv.ParseInt(f[1], 10, 64)
+			require.NoError(t, err)
 			return kib
 		}
 	}
