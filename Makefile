@@ -12,8 +12,9 @@ GO        ?= go
 BUILD     ?= build
 GUESTS    := hello32 long64 echo triplefault spin exit42
 STATICCHECK_VERSION ?= v0.8.2
+ACTIONLINT_VERSION  ?= v1.7.7
 
-.PHONY: all gvmm testguests run demo test lint unit e2e fuzz bench-floor clean initramfs initramfs-debian
+.PHONY: all gvmm testguests run demo test lint unit e2e fuzz bench bench-floor bench-net clean initramfs initramfs-debian
 
 all: gvmm testguests
 
@@ -45,7 +46,7 @@ run: gvmm kernel initramfs
 	  $(BUILD)/gvmm boot $(BUILD)/kernel/bzImage --initrd $(BUILD)/initramfs.cpio --cmdline "$(RUN_CMDLINE)"; \
 	else \
 	  $(BUILD)/gvmm check | sed -n 's/^verdict: *//p'; \
-	  $(MAKE) --no-print-directory kernel-debian >/dev/null; \
+	  $(MAKE) --no-print-directory kernel-debian rig-qemu >/dev/null; \
 	  $(GO) run ./internal/rig/cmd/rigshell -cmdline "$(RUN_CMDLINE)"; \
 	fi
 
@@ -57,6 +58,7 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) .github/workflows/*.yml
 
 # unit: every package's tests with the race detector. Tests that need
 # /dev/kvm run here on any host that has it (and skip, saying why, where
@@ -77,6 +79,26 @@ fuzz:
 bench-floor:
 	$(GO) test -run '^$$' -bench Floor -benchtime 20x ./bench/
 
+# bench: Castles vs Villages (bench/harness, bench/report). Starts every
+# subject BENCH_N times after a warm-up, interleaved round by round, and
+# writes $(BUILD)/bench/results.json, report.md, startup.svg and memory.svg.
+# The harness builds gvmm, the agent, the test guests and its launcher from
+# source; the u-root initramfs is the containers' root file system.
+# BENCH_ONLY=container runs the container half only (CI without usable
+# KVM). Needs root (containers). Linux-kernel rows need hardware KVM.
+BENCH_N ?= 20
+bench: gvmm initramfs
+	$(GO) build -o $(BUILD)/gvmm-bench ./bench/cmd/gvmm-bench
+	$(BUILD)/gvmm bench -n $(BENCH_N) -out $(BUILD)/bench -build $(BUILD) $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
+
+# bench-net: host<->guest TCP throughput and VMM CPU per GB, gvmm's
+# virtio-net against QEMU's, both VMs side by side in one L1 of the nested
+# rig (bench/netrig_test.go). About 10 minutes. The table goes to
+# $(BUILD)/bench-net.md.
+bench-net: kernel kernel-debian initramfs rig-qemu
+	GVMM_E2E=1 GVMM_BENCH_NET_OUT=$(CURDIR)/$(BUILD)/bench-net.md \
+	  $(GO) test -run '^$$' -bench VirtioNetRig -benchtime 1x -timeout 40m ./bench/
+
 # The u-root initramfs with the gvmm agent (guest/), cached under
 # ~/.cache/gvmm by the hash of its sources; -debian adds the Debian cloud
 # kernel's virtio modules for the agent to load.
@@ -89,8 +111,9 @@ initramfs-debian: kernel-debian
 # e2e: boot the real kernels with the real initramfs. On this project's CI
 # machines /dev/kvm is kvm_pvm (no Linux boots under it), so the tests run
 # gvmm inside the nested rig (internal/rig): a QEMU TCG L1 with kvm-amd.
-e2e: kernel kernel-debian initramfs initramfs-debian
-	GVMM_E2E=1 $(GO) test -count=1 -timeout 40m ./internal/e2e/ ./internal/rig/...
+# -p 1: one L1 at a time; two emulators on two cores starve each other.
+e2e: kernel kernel-debian initramfs initramfs-debian rig-qemu
+	GVMM_E2E=1 $(GO) test -p 1 -count=1 -timeout 40m ./internal/e2e/ ./internal/rig/...
 
 test: lint unit e2e
 
@@ -116,9 +139,16 @@ kernel:
 kernel-debian:
 	guest/kernel/debian.sh $(BUILD)/debian-kernel
 
+# rig-qemu: the rig's L1 emulator, Debian's QEMU 7.2 with the TCG SVM
+# interrupt race fixed (internal/rig/qemu, NESTED.md) -> $(BUILD)/rig-qemu/.
+# About 4 minutes when not cached. The rig uses it when it exists.
+.PHONY: rig-qemu
+rig-qemu:
+	internal/rig/qemu/build.sh $(BUILD)/rig-qemu/qemu-system-x86_64
+
 # rig-test: the rig's own end-to-end tests: QEMU TCG L1 with kvm-amd, a tiny
 # KVM program and `gvmm check` inside it, the minimal kernel booting under TCG.
 .PHONY: rig-test
-rig-test: kernel kernel-debian
+rig-test: kernel kernel-debian rig-qemu
 	GVMM_E2E=1 $(GO) test -race -count=1 -timeout 20m ./internal/rig/...
 # --- end kernel and rig ---

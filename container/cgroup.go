@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -67,6 +68,12 @@ type cgroup struct {
 	// v1 maps each joined v1 controller to the group's directory in its
 	// hierarchy; nil on v2.
 	v1 map[string]string
+	// home names, for each of dirs, its hierarchy, so that a thread
+	// that entered the group can find its way back (cgroup_join.go);
+	// nil when the group was not created by this process.
+	home []homeMount
+	// pidsMax is the pids limit, 0 for none.
+	pidsMax int64
 }
 
 // v1Controllers are the v1 hierarchies a container joins: the three it is
@@ -145,7 +152,8 @@ func loadCgroup(id string) (*cgroup, error) {
 	return nil, errNoCgroups
 }
 
-// dirs returns the group's distinct directories.
+// dirs returns the group's distinct directories, sorted, so that every
+// call lists them in the same order (spawnInside pairs them with home).
 func (c *cgroup) dirs() []string {
 	if c.v1 == nil {
 		return []string{c.v2}
@@ -158,6 +166,7 @@ func (c *cgroup) dirs() []string {
 			out = append(out, d)
 		}
 	}
+	sort.Strings(out)
 	return out
 }
 

@@ -112,6 +112,10 @@ func newCgroupV1(mounts map[string]string, rel string, r *specs.LinuxResources) 
 		}
 		c.v1[name] = dir
 	}
+	c.home = c.homeMounts(mounts)
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		c.pidsMax = *r.Pids.Limit
+	}
 	return c, applyV1(c.v1, r)
 }
 

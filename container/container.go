@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"gvmm/container/nsinit"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -64,9 +66,12 @@ type ExitStatus struct {
 type Container struct {
 	// State is the container's record in the store.
 	State
-	store   *Store
-	cmd     *exec.Cmd
-	cg      *cgroup
+	store *Store
+	cmd   *exec.Cmd
+	cg    *cgroup
+	// inGroup tells that init was born in its cgroup (spawn), so
+	// configure need not move it.
+	inGroup bool
 	ready   chan time.Duration
 	console *os.File
 	remove  bool
@@ -85,47 +90,36 @@ func Start(opts Options) (_ *Container, err error) {
 	if traceEnabled {
 		fmt.Fprintf(os.Stderr, "gvmm: trace start-at %d us\n", SinceStart().Microseconds())
 	}
+	warmPidfd()
 	store := &Store{Dir: opts.RunDir}
 	if store.Dir == "" {
 		store.Dir = DefaultRunDir
 	}
-	tStore := time.Now()
 	c := &Container{store: store, ready: make(chan time.Duration, 1), remove: opts.Remove}
 	c.State = State{Bundle: opts.Spec.Root.Path, Command: opts.Spec.Process.Args,
 		Status: StatusCreating, RuntimePid: os.Getpid(), Created: time.Now()}
-	if err := store.create(opts.Name, opts.Net, &c.State); err != nil {
-		return nil, err
-	}
 	defer func() {
 		if err != nil {
-			c.cleanup(true)
+			c.cleanup(true) // also right when the store refused it: nothing of its ID exists
 		}
 	}()
-	traceStep("state", tStore)
-	t0 := time.Now()
-	if c.cg, err = newCgroup(c.ID, opts.Spec.Linux.Resources); err != nil {
-		return nil, err
-	}
-	traceStep("cgroup", t0)
-	tPlan := time.Now()
-	plan, err := buildPlan(opts.Spec, c.cg.mountDirs())
+	plan, initPath, exe, err := c.prepare(opts)
 	if err != nil {
 		return nil, err
 	}
-	traceStep("plan", tPlan)
 	p, err := newPipes(opts.Spec.Process.Terminal)
 	if err != nil {
 		return nil, err
 	}
 	defer p.closeParent()
 	tSpawn := time.Now()
-	if err := c.spawn(opts, p, store.Dir); err != nil {
+	if err := c.spawn(opts, p, initPath, exe, plan); err != nil {
 		return nil, err
 	}
 	p.closeChild()
 	traceStep("spawn", tSpawn)
 	tConf := time.Now()
-	if err := c.configure(plan.Encode(), p); err != nil {
+	if err := c.configure(plan, p); err != nil {
 		return nil, err
 	}
 	traceStep("configure", tConf)
@@ -133,6 +127,50 @@ func Start(opts Options) (_ *Container, err error) {
 	go c.watchReady(opts.ReadyLog)
 	p.readyR = nil // owned by watchReady now
 	return c, nil
+}
+
+// prepare does what Start needs before init is cloned: it records the
+// container in the store, creates its cgroup (c.cg, which cleanup
+// removes), builds init's plan and seals the init program, returning the
+// encoded plan, the program's path and its handle. The record, the cgroup
+// with the plan, and the sealed program need nothing from one another but
+// the ID, and each is a few hundred microseconds of system calls: on two
+// cores, the cgroup and plan are prepared by another goroutine meanwhile.
+func (c *Container) prepare(opts Options) ([]byte, string, *os.File, error) {
+	var err error
+	if c.ID, err = newID(); err != nil {
+		return nil, "", nil, err
+	}
+	type prepared struct {
+		cg   *cgroup
+		plan *nsinit.Plan
+		err  error
+	}
+	prep := make(chan prepared, 1)
+	go func() {
+		var r prepared
+		t0 := time.Now()
+		r.cg, r.err = newCgroup(c.ID, opts.Spec.Linux.Resources)
+		traceStep("cgroup", t0)
+		if r.err == nil {
+			tPlan := time.Now()
+			r.plan, r.err = buildPlan(opts.Spec, r.cg.mountDirs())
+			traceStep("plan", tPlan)
+		}
+		prep <- r
+	}()
+	tStore := time.Now()
+	serr := c.store.create(opts.Name, opts.Net, &c.State)
+	traceStep("state", tStore)
+	initPath, exe, ierr := sealedInit(opts.Init, c.store.Dir)
+	r := <-prep
+	c.cg = r.cg
+	for _, err := range []error{serr, r.err, ierr} {
+		if err != nil {
+			return nil, "", nil, err
+		}
+	}
+	return r.plan.Encode(), initPath, exe, nil
 }
 
 // Console is the pty master of a terminal container, nil otherwise.

@@ -6,15 +6,17 @@
 //
 // Start (the runtime, in the gvmm process) validates an OCI spec
 // (Validate: a clear error for everything gvmm does not implement),
-// records the container in a Store under /run/gvmm (flock-serialized),
-// creates its cgroup (cgroup.go: v1 and hybrid hosts use the v1
-// controllers memory, pids, cpu, cpuacct, devices, freezer; a v2 host the
-// unified tree, with the device rules as an eBPF program), and turns the
-// spec into a Plan for init (plan.go): mounts expanded into steps,
-// capability names into masks, the seccomp profile assembled into BPF.
-// It then clones init with CLONE_NEWPID, NEWNS, NEWUTS, NEWIPC, NEWNET
-// (and NEWUSER when the spec maps ids) and writes it the plan; init
-// decodes it while the runtime puts it into the cgroup and, with --net,
+// records the container in a Store under /run/gvmm (flock-serialized)
+// while another goroutine creates its cgroup (cgroup.go: v1 and hybrid
+// hosts use the v1 controllers memory, pids, cpu, cpuacct, devices,
+// freezer; a v2 host the unified tree, with the device rules as an eBPF
+// program) and turns the spec into a Plan for init (plan.go): mounts
+// expanded into steps, capability names into masks, the seccomp profile
+// compiled into BPF (seccomp_bpf.go). It then clones init with
+// CLONE_NEWPID, NEWNS, NEWUTS, NEWIPC, NEWNET (and NEWUSER when the spec
+// maps ids) directly into its cgroup (clone3 CLONE_INTO_CGROUP on v2, a
+// forking thread that stands in the group on v1: cgroup_join.go) and
+// writes it the plan; init decodes it while the runtime, with --net,
 // moves one end of a veth pair into its network namespace (netlink).
 // Closing the plan pipe says "go". Init (package nsinit) then:
 //
@@ -50,10 +52,10 @@
 // 1.7-2.2 ms, the gvmm binary 5.9 ms (6.5 ms before this package dropped
 // containerd/cgroups). GODEBUG=inittrace=1 puts gvmm's package
 // initialization at 2.0 ms (median per package, summed), of which this
-// package's remaining dependencies take 0.34 ms (0.30 ms is
-// elastic/go-seccomp-bpf building its syscall tables) and gvmm/guest's
-// u-root builder about 1.1 ms (x/tools, go/types); the rest of the gap is
-// the runtime touching a 13 MB binary.
+// package's dependencies took 0.34 ms (0.30 ms was elastic/go-seccomp-bpf
+// building its syscall tables, since replaced by seccomp_bpf.go) and
+// gvmm/guest's u-root builder about 1.1 ms (x/tools, go/types); the rest
+// of the gap is the runtime touching a 13 MB binary.
 //
 // So init is package nsinit: standard library and x/sys/unix only, a
 // binary plan instead of JSON, every decision taken beforehand by the
@@ -121,5 +123,7 @@
 // runtime replaces itself, pid unchanged, with gvmm-init's waiter, which
 // forwards signals, reaps the container and runs gvmm again to record the
 // exit and clean up (Finish). What stays resident while the container
-// runs is then about 2.2 MiB instead of 12 MiB (crun: 3.3 MiB).
+// runs is then about 1.6 MiB instead of 12 MiB (crun: 3.3 MiB); the
+// waiter gives back the pages of its own code that starting up touched
+// (nsinit.Wait, dropProgramPages), 2.2 MiB otherwise.
 package container

@@ -3,10 +3,7 @@ package container
 import (
 	"fmt"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,24 +42,24 @@ func DefaultSeccomp() *specs.LinuxSeccomp {
 	}
 }
 
-// seccompActions maps the OCI actions (config-linux.md "Seccomp") to the
-// library's. SCMP_ACT_ERRNO is only accepted with EPERM, the errno the
-// library returns.
-var seccompActions = map[specs.LinuxSeccompAction]seccomp.Action{
-	specs.ActKill: seccomp.ActionKillThread, specs.ActKillThread: seccomp.ActionKillThread,
-	specs.ActKillProcess: seccomp.ActionKillProcess, specs.ActTrap: seccomp.ActionTrap,
-	specs.ActErrno: seccomp.ActionErrno, specs.ActLog: seccomp.ActionLog,
-	specs.ActAllow: seccomp.ActionAllow,
+// seccompActions maps the OCI actions (config-linux.md "Seccomp") to
+// seccomp(2)'s return values. SCMP_ACT_ERRNO is only accepted with EPERM.
+var seccompActions = map[specs.LinuxSeccompAction]uint32{
+	specs.ActKill: unix.SECCOMP_RET_KILL_THREAD, specs.ActKillThread: unix.SECCOMP_RET_KILL_THREAD,
+	specs.ActKillProcess: unix.SECCOMP_RET_KILL_PROCESS, specs.ActTrap: unix.SECCOMP_RET_TRAP,
+	specs.ActErrno: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM), specs.ActLog: unix.SECCOMP_RET_LOG,
+	specs.ActAllow: unix.SECCOMP_RET_ALLOW,
 }
 
-// seccompOps maps the OCI argument comparisons the library can express.
-var seccompOps = map[specs.LinuxSeccompOperator]seccomp.Operation{
-	specs.OpEqualTo: seccomp.Equal, specs.OpNotEqual: seccomp.NotEqual,
-	specs.OpLessThan: seccomp.LessThan, specs.OpLessEqual: seccomp.LessOrEqual,
-	specs.OpGreaterThan: seccomp.GreaterThan, specs.OpGreaterEqual: seccomp.GreaterOrEqual,
+// seccompOps maps the OCI argument comparisons.
+var seccompOps = map[specs.LinuxSeccompOperator]seccompOp{
+	specs.OpEqualTo: opEqual, specs.OpNotEqual: opNotEqual,
+	specs.OpLessThan: opLessThan, specs.OpLessEqual: opLessEqual,
+	specs.OpGreaterThan: opGreaterThan, specs.OpGreaterEqual: opGreaterEqual,
+	specs.OpMaskedEqual: opMaskedEqual,
 }
 
-func seccompAction(a specs.LinuxSeccompAction, errno *uint) (seccomp.Action, error) {
+func seccompAction(a specs.LinuxSeccompAction, errno *uint) (uint32, error) {
 	act, ok := seccompActions[a]
 	if !ok {
 		return 0, fmt.Errorf("config: seccomp action %q: %w", a, ErrUnsupported)
@@ -73,86 +70,69 @@ func seccompAction(a specs.LinuxSeccompAction, errno *uint) (seccomp.Action, err
 	return act, nil
 }
 
-// seccompPolicy translates an OCI seccomp section into a policy for the
-// calling architecture (x86_64). Names the kernel's table does not know are
-// skipped, as libseccomp does; other architectures in the profile are
-// ignored because an amd64 runtime only ever filters amd64 calls here.
-func seccompPolicy(s *specs.LinuxSeccomp) (*seccomp.Policy, error) {
+// seccompRules translates an OCI seccomp section into rules for the
+// calling architecture (x86_64), in the profile's order, and the default
+// action. Names the kernel's table does not know are skipped, as
+// libseccomp does; other architectures in the profile are ignored: the
+// filter refuses every call through another ABI (i386, x32) with ENOSYS,
+// see compileSeccomp.
+func seccompRules(s *specs.LinuxSeccomp) ([]seccompRule, uint32, error) {
 	if len(s.Flags) > 0 || s.ListenerPath != "" {
-		return nil, fmt.Errorf("config: seccomp flags/listenerPath: %w", ErrUnsupported)
+		return nil, 0, fmt.Errorf("config: seccomp flags/listenerPath: %w", ErrUnsupported)
 	}
 	def, err := seccompAction(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	known := arch.X86_64.SyscallNames
-	policy := &seccomp.Policy{DefaultAction: def}
+	var rules []seccompRule
 	for _, sc := range s.Syscalls {
 		act, err := seccompAction(sc.Action, sc.ErrnoRet)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		group := seccomp.SyscallGroup{Action: act}
+		conds, err := seccompConditions(sc.Args)
+		if err != nil {
+			return nil, 0, err
+		}
 		for _, name := range sc.Names {
-			if _, ok := known[name]; !ok {
-				continue
+			if nr, ok := syscallNumber(name); ok {
+				rules = append(rules, seccompRule{nr: nr, conds: conds, action: act})
 			}
-			if len(sc.Args) == 0 {
-				group.Names = append(group.Names, name)
-				continue
-			}
-			conds, err := seccompConditions(sc.Args)
-			if err != nil {
-				return nil, err
-			}
-			group.NamesWithCondtions = append(group.NamesWithCondtions,
-				seccomp.NameWithConditions{Name: name, Conditions: conds})
-		}
-		if len(group.Names)+len(group.NamesWithCondtions) > 0 {
-			policy.Syscalls = append(policy.Syscalls, group)
 		}
 	}
-	return policy, nil
+	return rules, def, nil
 }
 
-func seccompConditions(args []specs.LinuxSeccompArg) (seccomp.ArgumentConditions, error) {
-	var conds seccomp.ArgumentConditions
+// maxSyscallArgs is the number of system call arguments seccomp sees.
+const maxSyscallArgs = 6
+
+func seccompConditions(args []specs.LinuxSeccompArg) ([]seccompCond, error) {
+	var conds []seccompCond
 	for _, a := range args {
 		op, ok := seccompOps[a.Op]
-		if a.Op == specs.OpMaskedEqual && a.Value == a.ValueTwo {
-			op, ok = seccomp.BitsSet, true
-		}
 		if !ok {
 			return nil, fmt.Errorf("config: seccomp operator %q: %w", a.Op, ErrUnsupported)
 		}
-		conds = append(conds, seccomp.Condition{Argument: uint32(a.Index), Operation: op, Value: a.Value})
+		if a.Index >= maxSyscallArgs {
+			return nil, fmt.Errorf("config: seccomp argument index %d: a system call has %d: %w",
+				a.Index, maxSyscallArgs, ErrBadSpec)
+		}
+		// SCMP_CMP_MASKED_EQ: value is the mask, valueTwo the datum.
+		conds = append(conds, seccompCond{arg: a.Index, op: op, value: a.Value, datum: a.ValueTwo})
 	}
 	return conds, nil
 }
 
 // assembleSeccomp compiles an OCI seccomp section into the classic-BPF
 // program init installs (seccomp(2) SECCOMP_SET_MODE_FILTER); nil for none.
-// Assembling here, in the runtime, keeps the BPF library and its syscall
-// tables out of init.
+// Compiling here, in the runtime, keeps the syscall table out of init.
 func assembleSeccomp(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	if s == nil {
 		return nil, nil
 	}
-	policy, err := seccompPolicy(s)
+	rules, def, err := seccompRules(s)
 	if err != nil {
 		return nil, err
 	}
-	insts, err := policy.Assemble()
-	if err != nil {
-		return nil, fmt.Errorf("config: seccomp: %v: %w", err, ErrBadSpec)
-	}
-	raw, err := bpf.Assemble(insts)
-	if err != nil {
-		return nil, fmt.Errorf("config: seccomp: %v: %w", err, ErrBadSpec)
-	}
-	filter := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	return filter, nil
+	return compileSeccomp(rules, def)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -88,26 +89,98 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	return out
 }
 
-// spawn starts init from its sealed handle in the new namespaces. Init
-// blocks reading its plan until configure closes the plan pipe.
-func (c *Container) spawn(opts Options, p *pipes, runDir string) error {
-	path, err := findInit(opts.Init)
+// sealedInit chooses the init program (findInit) and returns it with the
+// handle it is executed from (sealedProgram).
+func sealedInit(choice, runDir string) (string, *os.File, error) {
+	path, err := findInit(choice)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	tSeal := time.Now()
 	exe, err := sealedProgram(path, filepath.Join(runDir, "empty"))
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	traceStep("seal", tSeal)
+	return path, exe, nil
+}
+
+// spawn starts init, the program at path, from its sealed handle exe in
+// the new namespaces, and sends it plan. Init blocks reading its plan until
+// the plan pipe closes: here when nothing is left to do before "go",
+// otherwise in configure.
+func (c *Container) spawn(opts Options, p *pipes, path string, exe *os.File, plan []byte) error {
+	cmd, cgroupDir, err := c.initCmd(opts, p, exe)
+	if err != nil {
+		return err
+	}
+	if cgroupDir != nil {
+		defer cgroupDir.Close()
+	}
+	started := false
+	start := func() error {
+		err := cmd.Start()
+		started = err == nil
+		return err
+	}
+	// When init is born in its cgroup and needs no veth, the plan and
+	// "go" are sent before the fork: init then reads them as soon as it
+	// runs, while this thread is still leaving the cgroup or not yet
+	// scheduled again, instead of waiting for it.
+	early := func() error {
+		if c.Net != nil || !pipeHolds(p.configW, len(plan)) {
+			return nil
+		}
+		_, err := p.configW.Write(plan)
+		closeAll(&p.configW)
+		return err
+	}
+	// On v1, init is forked from a thread that stands in the container's
+	// groups for the moment, so it is born there too (cgroup_join.go);
+	// otherwise configure moves it in.
+	err = c.cg.spawnInside(func() error {
+		if err := early(); err != nil {
+			return err
+		}
+		return start()
+	})
+	inside := !errors.Is(err, errNoThreadJoin)
+	switch {
+	case !inside && c.cg.v2 != "": // born in its group all the same
+		if err = early(); err == nil {
+			err = start()
+		}
+	case !inside:
+		err = start()
+	}
+	c.inGroup = inside || c.cg.v2 != ""
+	if started {
+		// Set even on an error, so that cleanup kills and reaps it.
+		c.cmd = cmd
+		c.Pid = cmd.Process.Pid
+		c.PidStart, _ = pidStartTime(c.Pid)
+	}
+	if err != nil {
+		return fmt.Errorf("start init %s: %w", path, err)
+	}
+	return nil
+}
+
+// initCmd prepares the command that runs init from exe with the pipes'
+// child ends, and, on v2, the cgroup directory it is cloned into (to be
+// closed once started).
+func (c *Container) initCmd(opts Options, p *pipes, exe *os.File) (*exec.Cmd, *os.File, error) {
 	// exe is the last ExtraFile, so it is nsinit.ExeFD in the child
 	// whatever its number here: naming it by its parent fd could collide
 	// with 3..6.
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(nsinit.ExeFD),
-		Args:       append([]string{InitName}, InitArgs...),
-		Env:        []string{},
+		Path: "/proc/self/fd/" + strconv.Itoa(nsinit.ExeFD),
+		Args: append([]string{InitName}, InitArgs...),
+		// Init does one thing at a time on one locked thread: with
+		// GOMAXPROCS=1 its Go runtime starts no threads for idle
+		// processors, 0.15-0.2 ms less from exec to work measured on
+		// the course machine. The workload gets the spec's environment.
+		Env:        []string{"GOMAXPROCS=1"},
 		ExtraFiles: []*os.File{p.readyW, p.configR, p.errW, p.consoleChild, exe},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cloneFlags(opts.Spec.Linux),
@@ -120,47 +193,57 @@ func (c *Container) spawn(opts Options, p *pipes, runDir string) error {
 	if !opts.Spec.Process.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
 	}
-	if c.cg.v2 != "" {
-		// Born in its group (clone3 CLONE_INTO_CGROUP, Linux 5.7): no
-		// move. A move (a write to cgroup.procs, all v1 offers) takes
-		// the kernel's global cgroup_threadgroup_rwsem for writing, a
-		// per-CPU rwsem whose writer first waits for an RCU grace
-		// period: 0.2 ms or, when no other move went just before, about
-		// 8 ms on the course machine (GVMM_TRACE "cgroup-join"), which
-		// crun and runc pay as well on v1.
-		dir, err := os.Open(c.cg.v2)
-		if err != nil {
-			return fmt.Errorf("cgroup: %w", err)
-		}
-		defer dir.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
-	}
 	if hasNamespace(opts.Spec.Linux, specs.UserNamespace) {
 		cmd.SysProcAttr.UidMappings = idMaps(opts.Spec.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(opts.Spec.Linux.GIDMappings)
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start init %s: %w", path, err)
+	if c.cg.v2 == "" {
+		return cmd, nil, nil
 	}
-	c.cmd = cmd
-	c.Pid = cmd.Process.Pid
-	c.PidStart, _ = pidStartTime(c.Pid)
-	return nil
+	// Born in its group (clone3 CLONE_INTO_CGROUP, Linux 5.7): no move.
+	// A move (a write to cgroup.procs) takes the kernel's global
+	// cgroup_threadgroup_rwsem for writing, which can cost milliseconds
+	// (cgroup_join.go).
+	dir, err := os.Open(c.cg.v2)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cgroup: %w", err)
+	}
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
+	return cmd, dir, nil
 }
 
-// configure sends init its plan, puts it into the cgroup and the network,
-// and waits until it has executed the workload. The plan goes first, so
-// init decodes it while the runtime works; closing the pipe says "go".
+// pipeHolds reports whether n bytes fit in the pipe w at once
+// (fcntl(2) F_GETPIPE_SZ), so that writing them cannot block before
+// anyone reads.
+func pipeHolds(w *os.File, n int) bool {
+	raw, err := w.SyscallConn()
+	if err != nil {
+		return false
+	}
+	size := 0
+	if err := raw.Control(func(fd uintptr) { size, err = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0) }); err != nil {
+		return false
+	}
+	return err == nil && n <= size
+}
+
+// configure sends init its plan, unless spawn did, puts it into the cgroup
+// and the network, and waits until it has executed the workload. The plan
+// goes first, so init decodes it while the runtime works; closing the pipe
+// says "go".
 func (c *Container) configure(plan []byte, p *pipes) error {
-	_, werr := p.configW.Write(plan)
-	if werr == nil {
-		tJoin := time.Now()
-		if c.cg.v2 == "" { // on v2 init was born in its group
+	var werr error
+	if p.configW != nil {
+		_, werr = p.configW.Write(plan)
+	}
+	if werr == nil && p.configW != nil {
+		if !c.inGroup { // else init was born in its group (spawn)
+			tJoin := time.Now()
 			if err := c.cg.add(c.Pid); err != nil {
 				return fmt.Errorf("join cgroup: %w", err)
 			}
+			traceStep("cgroup-join", tJoin)
 		}
-		traceStep("cgroup-join", tJoin)
 		if c.Net != nil {
 			if err := setupVeth(c.Pid, *c.Net); err != nil {
 				return err
@@ -213,4 +296,24 @@ func (c *Container) receiveConsole(p *pipes) error {
 	unix.CloseOnExec(fds[0])
 	c.console = os.NewFile(uintptr(fds[0]), "pty-master")
 	return nil
+}
+
+// pidfdWarm starts, once per process, package os's probe of pidfd
+// support (os.checkPidfd, Go 1.23+), which os/exec runs before its first
+// fork and which forks and reaps a child of its own: a few hundred
+// microseconds, more when that child is scheduled on the other, idle CPU.
+// os.FindProcess runs the same probe, so calling it in the background at
+// the start of Start lets it overlap the store and cgroup work instead of
+// delaying init's clone (and it then no longer runs while the forking
+// thread stands in the container's cgroup, cgroup_join.go).
+var pidfdWarm sync.Once
+
+func warmPidfd() {
+	pidfdWarm.Do(func() {
+		go func() {
+			if p, err := os.FindProcess(os.Getpid()); err == nil {
+				_ = p.Release()
+			}
+		}()
+	})
 }

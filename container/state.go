@@ -83,8 +83,18 @@ func (s *Store) lock() (func(), error) {
 
 func (s *Store) path(id string) string { return filepath.Join(s.Dir, id, "state.json") }
 
+// newID returns a random container ID: 12 hex digits, like Docker's
+// short IDs.
+func newID() (string, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
 // create records a new container, checking the name is free and choosing
-// its network index when net is true.
+// its network index when net is true. It keeps st.ID if already chosen.
 func (s *Store) create(name string, net bool, st *State) error {
 	unlock, err := s.lock()
 	if err != nil {
@@ -103,11 +113,11 @@ func (s *Store) create(name string, net bool, st *State) error {
 		}
 		used[o.NetIndex] = true
 	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return err
+	if st.ID == "" {
+		if st.ID, err = newID(); err != nil {
+			return err
+		}
 	}
-	st.ID = hex.EncodeToString(b[:])
 	st.Name = name
 	if name == "" {
 		st.Name = st.ID

@@ -134,6 +134,9 @@ func runBoot(args []string) int {
 		return fail(res.Err)
 	case machine.Shutdown:
 		fmt.Fprintln(os.Stderr, "gvmm: guest shut down (triple fault); not rebooting")
+		if res.CPUState != "" {
+			fmt.Fprintln(os.Stderr, "gvmm: at the triple fault:", res.CPUState)
+		}
 	case machine.Reset:
 		fmt.Fprintln(os.Stderr, "gvmm: guest reset; not rebooting")
 	}

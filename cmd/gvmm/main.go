@@ -4,6 +4,7 @@
 //	gvmm boot KERNEL [--initrd F] [--cmdline S] [--mem 256M] [--cpus N]
 //	gvmm check
 //	gvmm container run|ps|stop|rm|state|kill ...
+//	gvmm bench [-n 20] [-only KINDS] [-out DIR]
 //
 // Each subcommand lives in its own file and only parses flags; the work is
 // done by the packages it calls.
@@ -20,6 +21,7 @@ var subcommands = map[string]func(args []string) int{
 	"boot":      runBoot,
 	"check":     runCheck,
 	"container": runContainer,
+	"bench":     runBench,
 }
 
 func usage() {
@@ -29,6 +31,7 @@ commands:
   boot KERNEL   boot a kernel (ELF/PVH or bzImage) in a new VM
   check         report whether this host can run gvmm VMs
   container     run the same workload as a namespace container
+  bench         Castles vs Villages: VMs and containers against their peers (runs gvmm-bench)
 
 run "gvmm <command> -h" for the command's flags`)
 }

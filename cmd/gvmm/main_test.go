@@ -194,3 +194,24 @@ func TestDefaultCmdline(t *testing.T) {
 		defaultCmdline(true, true, "192.168.100.1/24"))
 	assert.Equal(t, "console=ttyS0 reboot=k panic=-1", defaultCmdline(true, true, ""), "no host address: no guest address")
 }
+
+// TestBenchExecsHarness: `gvmm bench` hands over to gvmm-bench beside the
+// binary with its arguments, and says how to build it when it is missing.
+func TestBenchExecsHarness(t *testing.T) {
+	_, stderr, code := gvmm(t, "", "bench", "-n", "1")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(gvmmBin), "gvmm-bench")); err == nil {
+		t.Fatal("a gvmm-bench is already beside the test binary")
+	}
+	if _, err := exec.LookPath("gvmm-bench"); err != nil {
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "make bench")
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+	}
+	// A stand-in harness that prints its arguments proves the hand-over.
+	stand := filepath.Join(filepath.Dir(gvmmBin), "gvmm-bench")
+	require.NoError(t, os.WriteFile(stand, []byte("#!/bin/sh\necho \"harness: $*\"\nexit 3\n"), 0o755))
+	defer os.Remove(stand)
+	stdout, _, code := gvmm(t, "", "bench", "-n", "1", "-only", "container")
+	assert.Equal(t, 3, code, "the harness's exit code is gvmm's")
+	assert.Equal(t, "harness: -n 1 -only container\n", stdout)
+}

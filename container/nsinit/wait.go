@@ -63,6 +63,7 @@ func Wait(args []string) int {
 	if readyFD >= 0 {
 		go watchReady(readyFD, start)
 	}
+	dropProgramPages()
 	code := reap(pid)
 	finish := append(append([]string(nil), args[6:]...), "exit="+strconv.Itoa(code))
 	err := unix.Exec("/proc/self/fd/"+strconv.Itoa(exeFD), finish, os.Environ())
@@ -107,5 +108,42 @@ func watchReady(fd int, start int64) {
 			os.Stderr.WriteString("gvmm: READY at " + strconv.FormatInt(us, 10) + " us\n")
 			return
 		}
+	}
+}
+
+// dropProgramPages gives back the resident pages of this program's own
+// read-only mappings (its code and constant data), which the Go runtime's
+// start and the waiter's set-up touched and which the waiter, blocked in
+// wait4 until the container exits, mostly does not use. They are clean
+// copies of the file: madvise(2) MADV_DONTNEED only removes them from this
+// process's page tables; they stay in the page cache, and whatever runs
+// later (the scheduler going idle, a signal to forward, the final exec)
+// faults its pages back in as minor faults, 64 KiB at a time (the
+// kernel's fault-around). Measured on the course machine: the waiter's
+// VmRSS falls from about 2290 KiB (1600 KiB of it program text) to about
+// 1660 KiB (900 KiB of text touched again on the way to idle). Writable
+// mappings are left alone: dropping those would lose data.
+func dropProgramPages() {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return
+	}
+	// proc(5): "START-END PERMS OFFSET DEV INODE PATHNAME".
+	for _, line := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.HasSuffix(line, " "+exe) || strings.ContainsRune(f[1], 'w') {
+			continue
+		}
+		lo, hi, ok := strings.Cut(f[0], "-")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if !ok || err1 != nil || err2 != nil || end <= start {
+			continue
+		}
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
 	}
 }

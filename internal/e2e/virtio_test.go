@@ -40,7 +40,9 @@ wait_for() { # FILE PATTERN SECONDS
   done
 }
 up() { read -r u _ </proc/uptime; echo "$u"; }
-cpu() { set -- $(cut -d' ' -f14,15 /proc/$pid/stat); echo $(( $1 + $2 )); }
+cpu() { # utime+stime of gvmm in clock ticks, or "gone" if it has exited
+  if s=$(cut -d' ' -f14,15 /proc/$pid/stat 2>/dev/null); then set -- $s; echo $(( $1 + $2 )); else echo gone; fi
+}
 if wait_for /tmp/l2.err 'gvmm: READY' 180; then
   wait_for /tmp/l2.out 'fetch: ' 300
   echo "host-page: $(httpc get http://192.168.100.2:8080/)"
@@ -49,7 +51,7 @@ if wait_for /tmp/l2.err 'gvmm: READY' 180; then
   t1=$(up)
   echo "host-posted: $(httpc post http://192.168.100.2:8080/sink /tmp/www/blob)"
   t2=$(up); c1=$(cpu)
-  echo "timing: rx_s=$t0..$t1 tx_s=$t1..$t2 gvmm_cpu_ticks=$((c1 - c0)) hz=$(getconf CLK_TCK 2>/dev/null || echo 100)"
+  echo "timing: rx_s=$t0..$t1 tx_s=$t1..$t2 gvmm_cpu_ticks=$c0..$c1 hz=100"
 fi
 kill $pid
 wait $pid

@@ -235,7 +235,11 @@ func (m *Machine) Run(ctx context.Context) Result {
 		go func() {
 			defer wg.Done()
 			err := c.Run(ctx, handler)
-			m.requestStop(resultFromVCPU(err))
+			r := resultFromVCPU(err)
+			if r.Reason == Shutdown {
+				r.CPUState = cpuState(c)
+			}
+			m.requestStop(r)
 		}()
 	}
 	select {

@@ -122,6 +122,11 @@ func TestBootTestGuests(t *testing.T) {
 			}
 			assert.Equal(t, c.reason, res.Reason, "result %v; console:\n%s", res, out)
 			assert.Equal(t, c.code, res.ExitCode)
+			if c.reason == Shutdown {
+				assert.Regexp(t, `^vcpu0: rip=0x[0-9a-f]+ rsp=`, res.CPUState, "the registers at the triple fault are reported")
+			} else {
+				assert.Empty(t, res.CPUState)
+			}
 			if c.ready {
 				assert.Greater(t, res.ReadyAt, int64(0), "READY timestamp")
 			} else {

@@ -50,6 +50,10 @@ type Result struct {
 	SetupDoneAt int64
 	// FirstOutputAt is when the guest first wrote to its console, or -1.
 	FirstOutputAt int64
+	// CPUState, for Reason Shutdown, is the stopping vCPU's registers as
+	// KVM left them (RIP, RSP, control registers, IDT), what one needs to
+	// start on a triple fault; empty otherwise.
+	CPUState string
 }
 
 func (r Result) String() string {
@@ -57,6 +61,38 @@ func (r Result) String() string {
 		return fmt.Sprintf("%s: %v", r.Reason, r.Err)
 	}
 	return fmt.Sprintf("%s (exit code %d)", r.Reason, r.ExitCode)
+}
+
+// The x86 reset vector: CS selector 0xf000 and IP 0xfff0 (SDM vol. 3,
+// 9.1.4 "First Instruction Executed").
+const (
+	resetRIP = 0xfff0
+	resetCS  = 0xf000
+)
+
+// cpuState formats the registers worth seeing after a triple fault: where
+// the CPU was, its stack, the faulting address of the last page fault
+// (CR2) and the descriptor tables the failed exception delivery used.
+func cpuState(c *vmm.VCPU) string {
+	r, err := c.Regs()
+	if err != nil {
+		return fmt.Sprintf("vcpu%d: registers unavailable: %v", c.ID(), err)
+	}
+	s, err := c.Sregs()
+	if err != nil {
+		return fmt.Sprintf("vcpu%d: rip=%#x rsp=%#x (sregs unavailable: %v)", c.ID(), r.RIP, r.RSP, err)
+	}
+	state := fmt.Sprintf("vcpu%d: rip=%#x rsp=%#x rflags=%#x cs=%#x cr0=%#x cr2=%#x cr3=%#x cr4=%#x efer=%#x idt=%#x/%#x gdt=%#x/%#x",
+		c.ID(), r.RIP, r.RSP, r.RFLAGS, s.CS.Selector, s.CR0, s.CR2, s.CR3, s.CR4, s.EFER,
+		s.IDT.Base, s.IDT.Limit, s.GDT.Base, s.GDT.Limit)
+	if r.RIP == resetRIP && s.CS.Selector == resetCS {
+		// kvm-amd treats the SHUTDOWN intercept as leaving the VMCB
+		// undefined and resets the vCPU before it exits to us
+		// (arch/x86/kvm/svm/svm.c, shutdown_interception), so on AMD
+		// hosts these are reset values, not the guest's last state.
+		state += " (the reset state: this KVM resets the vCPU on shutdown, the fault's registers are gone)"
+	}
+	return state
 }
 
 // resultFromVCPU classifies the error a vCPU's run loop returned.

@@ -85,8 +85,9 @@ func start(ctx context.Context, cfg Config) (*Machine, error) {
 	return m, nil
 }
 
-// qemuArgs is the QEMU command line: TCG with `-cpu max`, which exposes
-// AMD SVM and NPT so that kvm-amd works in L1 (NESTED.md), no default
+// qemuArgs is the QEMU command line: TCG with `-cpu max,-vgif`, which
+// exposes AMD SVM and NPT so that kvm-amd works in L1 (NESTED.md; vGIF off,
+// see Config.CPUModel), no default
 // devices, the serial console on stdio, and no reboot so that a reset or a
 // panic (panic=-1) ends QEMU.
 func (m *Machine) qemuArgs() []string {
@@ -95,7 +96,10 @@ func (m *Machine) qemuArgs() []string {
 		cmdline += " " + m.cfg.Append
 	}
 	return []string{
-		"-accel", "tcg", "-cpu", "max",
+		// Firmware from Debian's qemu-system-data and seabios, named
+		// explicitly: the patched build looks beside its own binary.
+		"-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
+		"-accel", "tcg", "-cpu", m.cfg.CPUModel,
 		"-m", strconv.Itoa(m.cfg.MemoryMiB), "-smp", strconv.Itoa(m.cfg.CPUs),
 		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
 		"-kernel", m.cfg.Kernel, "-initrd", m.initrd, "-append", cmdline,

@@ -1,0 +1,289 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"gvmm/bench/report"
+	"gvmm/container"
+)
+
+// Guest RAM of every VM subject, as gvmm's --mem and QEMU's -m take it.
+const (
+	guestMem    = "256M"
+	guestMemKiB = 256 << 10
+)
+
+// The guest's I/O ports (vmm/layout_amd64.go DebugPort): register 0
+// takes the READY byte, register 1 the exit status.
+const (
+	debugReadyPort = 0x440
+	debugExitPort  = debugReadyPort + 1
+)
+
+// qemuExitCode is QEMU's exit status when the tiny guest writes 0 to
+// isa-debug-exit: (value << 1) | 1 (hw/misc/debugexit.c).
+const qemuExitCode = 1
+
+// linuxCmdline boots the u-root initramfs to the agent, which signals
+// READY and then powers off (guest/agent: gvmm.mode=).
+func linuxCmdline(mode string) string {
+	return "console=ttyS0 reboot=k panic=-1 gvmm.mode=" + mode
+}
+
+// Catalogue is every subject of issue 6, in the order the report lists
+// them: the floors, gvmm's VMs and their peers, then the containers and
+// their peers.
+func Catalogue() []Subject {
+	vm := func(name string, w report.Workload, prep func(*Workspace) (*Plan, error)) Subject {
+		return Subject{Name: name, Kind: report.KindVM, Workload: w, Where: report.WhereHost, Prepare: prep}
+	}
+	ctr := func(name string, w report.Workload, prep func(*Workspace) (*Plan, error)) Subject {
+		return Subject{Name: name, Kind: report.KindContainer, Workload: w, Where: report.WhereHost, Prepare: prep}
+	}
+	proc := func(name string, prep func(*Workspace) (*Plan, error)) Subject {
+		return Subject{Name: name, Kind: report.KindProcess, Workload: report.WorkloadReady, Where: report.WhereHost, Prepare: prep}
+	}
+	ready, nginx := report.WorkloadReady, report.WorkloadNginx
+	return []Subject{
+		proc(report.SubjectRawKVM, prepRawKVM),
+		vm(report.SubjectGvmmTiny, ready, prepGvmmTiny),
+		vm(report.SubjectQEMUMicrovmTiny, ready, prepQEMUTiny("microvm,x-option-roms=off,rtc=off,isa-serial=on")),
+		vm("qemu-pc-pvh-tiny", ready, prepQEMUTiny("pc")),
+		vm("gvmm-vm-bzimage-minimal", ready, prepGvmmLinux("kernel/bzImage", "kernel", "initramfs.cpio", "initramfs")),
+		vm("gvmm-vm-pvh-minimal", ready, prepGvmmLinux("kernel/vmlinux", "kernel", "initramfs.cpio", "initramfs")),
+		vm("gvmm-vm-bzimage-debian", ready, prepGvmmLinux("debian-kernel/vmlinuz", "kernel-debian", "initramfs-debian.cpio", "initramfs-debian")),
+		vm("gokvm", ready, prepGokvm),
+		vm("gvmm-vm-nginx", nginx, prepNginx),
+		ctr(report.SubjectGvmmContainer, ready, prepGvmmContainer),
+		ctr(report.SubjectCrun, ready, prepOCI("crun", "crun")),
+		ctr("runc", ready, prepOCI("runc", "runc")),
+		ctr("gvmm-container-nginx", nginx, prepNginx),
+		proc("unshare-chroot", prepUnshareChroot),
+		proc("plain-exec", prepPlainExec),
+	}
+}
+
+func prepRawKVM(ws *Workspace) (*Plan, error) {
+	if err := ws.NeedKVM(); err != nil {
+		return nil, err
+	}
+	floor, err := ws.KVMFloor()
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{Start: fixed(Cmd{Argv: []string{floor}})}, nil
+}
+
+// fixed is a Start or Hold that is the same for every start.
+func fixed(c Cmd) func(string) Cmd { return func(string) Cmd { return c } }
+
+// prepGvmmTiny: gvmm boots the PVH demo guest, which signals READY and
+// exits 0; the probe starts the spin guest, which stays after READY.
+func prepGvmmTiny(ws *Workspace) (*Plan, error) {
+	if err := ws.NeedKVM(); err != nil {
+		return nil, err
+	}
+	gvmm, err := ws.Gvmm()
+	if err != nil {
+		return nil, err
+	}
+	hello, err := ws.TestGuest("hello32")
+	if err != nil {
+		return nil, err
+	}
+	spin, _ := ws.TestGuest("spin")
+	return &Plan{
+		Start:       fixed(Cmd{Argv: []string{gvmm, "boot", hello, "--mem", guestMem}}),
+		Hold:        fixed(Cmd{Argv: []string{gvmm, "boot", spin, "--mem", guestMem}}),
+		GuestMemKiB: guestMemKiB,
+	}, nil
+}
+
+// prepQEMUTiny: QEMU with the same guest. isa-debug-exit at the exit port
+// ends QEMU; isa-debugcon at the READY port copies the guest's READY byte
+// into a "file" chardev that is the READY pipe (fd 3).
+func prepQEMUTiny(machine string) func(*Workspace) (*Plan, error) {
+	return func(ws *Workspace) (*Plan, error) {
+		if err := ws.NeedKVM(); err != nil {
+			return nil, err
+		}
+		qemu, err := NeedTool("qemu-system-x86_64", "qemu-system-x86")
+		if err != nil {
+			return nil, err
+		}
+		hello, err := ws.TestGuest("hello32")
+		if err != nil {
+			return nil, err
+		}
+		spin, _ := ws.TestGuest("spin")
+		argv := func(guest string) Cmd {
+			return Cmd{Argv: []string{qemu, "-M", machine, "-enable-kvm", "-cpu", "qemu64", "-m", guestMem,
+				"-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-kernel", guest,
+				"-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=1", debugExitPort),
+				"-chardev", fmt.Sprintf("file,id=ready,path=/dev/fd/%d", readyFD),
+				"-device", fmt.Sprintf("isa-debugcon,iobase=%#x,chardev=ready", debugReadyPort)}}
+		}
+		return &Plan{Start: fixed(argv(hello)), Hold: fixed(argv(spin)), ReadyPipe: true,
+			WantCode: qemuExitCode, GuestMemKiB: guestMemKiB}, nil
+	}
+}
+
+// needLinuxKVM skips the Linux rows where no Linux boots: kvm_pvm.
+func needLinuxKVM(ws *Workspace) error {
+	if ws.Flavour == report.FlavourPVM {
+		return Skip("kvm_pvm cannot boot Linux (NESTED.md): this row needs the nested rig: make bench-rig (not yet)")
+	}
+	return ws.NeedKVM()
+}
+
+// prepGvmmLinux: gvmm boots a Linux kernel with the u-root initramfs; the
+// agent signals READY and powers the VM off (or stays, for the probe).
+func prepGvmmLinux(kernel, kernelTarget, initrd, initrdTarget string) func(*Workspace) (*Plan, error) {
+	return func(ws *Workspace) (*Plan, error) {
+		if err := needLinuxKVM(ws); err != nil {
+			return nil, err
+		}
+		k, err := ws.Artefact(kernel, kernelTarget)
+		if err != nil {
+			return nil, err
+		}
+		i, err := ws.Artefact(initrd, initrdTarget)
+		if err != nil {
+			return nil, err
+		}
+		gvmm, err := ws.Gvmm()
+		if err != nil {
+			return nil, err
+		}
+		argv := func(mode string) Cmd {
+			return Cmd{Argv: []string{gvmm, "boot", k, "--initrd", i, "--mem", guestMem, "--cmdline", linuxCmdline(mode)}}
+		}
+		return &Plan{Start: fixed(argv("poweroff")), Hold: fixed(argv("stay")), GuestMemKiB: guestMemKiB}, nil
+	}
+}
+
+// prepGokvm: gokvm boots only a bzImage and has no READY port.
+func prepGokvm(ws *Workspace) (*Plan, error) {
+	if err := needLinuxKVM(ws); err != nil {
+		return nil, Skip("gokvm boots only a bzImage, and %v", err)
+	}
+	return nil, Skip("gokvm has no READY device (port %#x): its READY would be the agent's console line, which the harness does not watch yet", debugReadyPort)
+}
+
+// prepNginx: the NGINX workload (READY = first HTTP 200 from the host).
+func prepNginx(*Workspace) (*Plan, error) {
+	return nil, Skip("the NGINX workload is not built yet: it needs a root file system with Debian's nginx package and a host-side HTTP poller (open)")
+}
+
+// prepGvmmContainer: `gvmm container run` on the u-root root file
+// system with the agent as the workload.
+func prepGvmmContainer(ws *Workspace) (*Plan, error) {
+	if err := NeedRoot("gvmm container"); err != nil {
+		return nil, err
+	}
+	gvmm, err := ws.Gvmm()
+	if err != nil {
+		return nil, err
+	}
+	root, err := ws.Rootfs()
+	if err != nil {
+		return nil, err
+	}
+	runDir := filepath.Join(ws.Dir, "gvmm-run")
+	argv := func(mode string) func(string) Cmd {
+		return func(id string) Cmd {
+			return Cmd{Argv: []string{gvmm, "container", "run", "--rm", "--run-dir", runDir, "--name", id,
+				"-e", "GVMM_MODE=" + mode, root, "--", AgentInRootfs}}
+		}
+	}
+	return &Plan{Start: argv("poweroff"), Hold: argv("stay"), Cgroup: true,
+		Cleanup: func(id string) {
+			_ = exec.Command(gvmm, "container", "rm", "-f", "--run-dir", runDir, id).Run()
+		}}, nil
+}
+
+// prepOCI: runc or crun with an OCI bundle of the same root file system.
+func prepOCI(tool, pkg string) func(*Workspace) (*Plan, error) {
+	return func(ws *Workspace) (*Plan, error) {
+		if err := NeedRoot(tool); err != nil {
+			return nil, err
+		}
+		if _, err := NeedTool(tool, pkg); err != nil {
+			return nil, err
+		}
+		run, err := ws.Bundle("poweroff")
+		if err != nil {
+			return nil, err
+		}
+		hold, err := ws.Bundle("stay")
+		if err != nil {
+			return nil, err
+		}
+		argv := func(bundle string) func(string) Cmd {
+			return func(id string) Cmd {
+				return Cmd{Argv: ociArgv(tool, container.CgroupMode(), "run", "--preserve-fds", "1", "--bundle", bundle, id)}
+			}
+		}
+		return &Plan{Start: argv(run), Hold: argv(hold), ReadyPipe: true, Cgroup: true,
+			Cleanup: func(id string) {
+				a := ociArgv(tool, container.CgroupMode(), "delete", "-f", id)
+				_ = exec.Command(a[0], a[1:]...).Run()
+			}}, nil
+	}
+}
+
+// ociArgv is the command line of an OCI runtime. crun 1.8 refuses a
+// hybrid cgroup host ("cgroups in hybrid mode not supported") unless it
+// cannot see /sys/fs/cgroup/unified/cgroup.controllers, so there it runs
+// in a private mount namespace with a tmpfs over the unified hierarchy,
+// which makes it take its v1 path (container/bench_test.go does the same).
+func ociArgv(tool, cgroupMode string, args ...string) []string {
+	argv := append([]string{tool}, args...)
+	if tool == "crun" && strings.HasPrefix(cgroupMode, "hybrid") {
+		script := `mount -t tmpfs none /sys/fs/cgroup/unified && exec "$@"`
+		argv = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"}, argv...)
+	}
+	return argv
+}
+
+// prepUnshareChroot: the agent in fresh PID, mount, UTS, IPC and network
+// namespaces, chrooted into the root file system: a container without a
+// runtime. The agent reads /sys (online CPUs), so sysfs is mounted into
+// the root first, in the new mount namespace only.
+func prepUnshareChroot(ws *Workspace) (*Plan, error) {
+	if err := NeedRoot("unshare-chroot"); err != nil {
+		return nil, err
+	}
+	if _, err := NeedTool("unshare", "util-linux"); err != nil {
+		return nil, err
+	}
+	root, err := ws.Rootfs()
+	if err != nil {
+		return nil, err
+	}
+	script := `mount -t sysfs sysfs "$1/sys" && exec chroot "$1" ` + AgentInRootfs
+	argv := []string{"unshare", "-pmuin", "--fork", "sh", "-c", script, "sh", root}
+	return &Plan{Start: fixed(agentEnv(argv, "poweroff")), Hold: fixed(agentEnv(argv, "stay")), ReadyPipe: true}, nil
+}
+
+// prepPlainExec: the same agent binary, exec'ed on the host.
+func prepPlainExec(ws *Workspace) (*Plan, error) {
+	root, err := ws.Rootfs()
+	if err != nil {
+		return nil, err
+	}
+	agent := filepath.Join(root, AgentInRootfs)
+	if _, err := os.Stat(agent); err != nil {
+		return nil, err
+	}
+	return &Plan{Start: fixed(agentEnv([]string{agent}, "poweroff")), Hold: fixed(agentEnv([]string{agent}, "stay")), ReadyPipe: true}, nil
+}
+
+// agentEnv is argv with the agent's READY fd and mode.
+func agentEnv(argv []string, mode string) Cmd {
+	return Cmd{Argv: argv, Env: []string{fmt.Sprintf("%s=%d", container.ReadyEnv, readyFD), "GVMM_MODE=" + mode}}
+}
