@@ -97,7 +97,7 @@ bench: gvmm initramfs
 # $(BUILD)/bench-net.md.
 bench-net: kernel kernel-debian initramfs rig-qemu
 	GVMM_E2E=1 GVMM_BENCH_NET_OUT=$(CURDIR)/$(BUILD)/bench-net.md \
-	  $(GO) test -run '^$$' -bench VirtioNetRig -benchtime 1x -timeout 40m ./bench/
+	  $(GO) test -run '^$$' -bench VirtioNetRig -benchtime 1x -timeout 60m ./bench/
 
 # The u-root initramfs with the gvmm agent (guest/), cached under
 # ~/.cache/gvmm by the hash of its sources; -debian adds the Debian cloud

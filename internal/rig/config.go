@@ -104,12 +104,15 @@ type Config struct {
 	// in L1) without vGIF, which kvm-amd uses for every guest when offered:
 	// with QEMU TCG's emulation of it, L2 guests moving 100 MiB over
 	// virtio-net triple-faulted (0 of 3 virtio e2e runs passed with it,
-	// 2 of 2 without). What gvmm sees inside L1 does not change: kvm-amd
-	// with NPT. L1 itself still panics now and then while L2 guests move
+	// 2 of 3 without: it helps, it is not the whole story). What gvmm
+	// sees inside L1 does not change: kvm-amd with NPT. L1 itself still panics now and then while L2 guests move
 	// data (an interrupt taken between VMRUN's return and the host state
 	// reload, NESTED.md's class of TCG SVM races); Run retries that once.
 	CPUModel string
-	// MemoryMiB and CPUs size L1. CPUs should stay ≥ 2 (see NESTED.md's race).
+	// MemoryMiB and CPUs size L1. Two CPUs (the default) are faster; one is
+	// steadier for long L2 runs: the races left in TCG's SVM emulation need
+	// a second CPU's IPIs (see TestVirtioConsoleAndNet). With the
+	// distribution's QEMU, stay at two (NESTED.md: -smp 1 froze L1).
 	MemoryMiB, CPUs int
 
 	// AttemptTimeout bounds one boot of L1, from QEMU start to its exit.

@@ -30,7 +30,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: httpc get|sum URL | httpc post URL FILE | httpc postn URL N")
 		os.Exit(2)
 	}
-	c := &http.Client{Timeout: 5 * time.Minute}
+	c := &http.Client{Timeout: 15 * time.Minute}
 	var resp *http.Response
 	var err error
 	var sent hash.Hash
