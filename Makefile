@@ -93,7 +93,7 @@ bench: gvmm initramfs
 
 # bench-net: host<->guest TCP throughput and VMM CPU per GB, gvmm's
 # virtio-net against QEMU's, both VMs side by side in one L1 of the nested
-# rig (bench/netrig_test.go). About 10 minutes. The table goes to
+# rig (bench/netrig_test.go), L1 on one CPU. About 20 minutes. The table goes to
 # $(BUILD)/bench-net.md.
 bench-net: kernel kernel-debian initramfs rig-qemu
 	GVMM_E2E=1 GVMM_BENCH_NET_OUT=$(CURDIR)/$(BUILD)/bench-net.md \

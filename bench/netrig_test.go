@@ -38,7 +38,7 @@ import (
 
 const (
 	netBytes  = 32 << 20
-	netRounds = 5
+	netRounds = 3
 
 	// QEMU's side: microvm (the smallest QEMU machine, qboot firmware)
 	// with virtio-net on virtio-mmio. acpi=off because the minimal kernel
