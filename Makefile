@@ -14,7 +14,7 @@ GUESTS    := hello32 long64 echo triplefault spin exit42
 STATICCHECK_VERSION ?= v0.8.2
 ACTIONLINT_VERSION  ?= v1.7.7
 
-.PHONY: all gvmm testguests run demo test lint unit e2e fuzz bench bench-floor bench-net clean initramfs initramfs-debian
+.PHONY: all gvmm testguests run demo test lint unit e2e fuzz bench bench-floor bench-net clean initramfs initramfs-debian initramfs-nginx
 
 all: gvmm testguests
 
@@ -62,8 +62,9 @@ lint:
 
 # unit: every package's tests with the race detector. Tests that need
 # /dev/kvm run here on any host that has it (and skip, saying why, where
-# it is absent); fuzz targets run their seed corpora.
-unit:
+# it is absent); fuzz targets run their seed corpora. The bench harness's
+# tests run real containers on the initramfs images, so they come first.
+unit: initramfs initramfs-nginx
 	env -u GVMM_E2E $(GO) test -race -count=1 -timeout 15m ./...
 
 # fuzz: run each fuzz target for FUZZTIME (not part of make test).
@@ -82,12 +83,22 @@ bench-floor:
 # bench: Castles vs Villages (bench/harness, bench/report). Starts every
 # subject BENCH_N times after a warm-up, interleaved round by round, and
 # writes $(BUILD)/bench/results.json, report.md, startup.svg and memory.svg.
-# The harness builds gvmm, the agent, the test guests and its launcher from
-# source; the u-root initramfs is the containers' root file system.
+# The harness builds gvmm, the agent, the test guests, its launcher and
+# gokvm (from the Go module proxy) from source; the u-root initramfs is the
+# containers' root file system. The Linux rows need a KVM that boots Linux:
+# on a kvm_pvm host they run inside the nested rig instead (BENCH_RIG_N
+# starts each, 3 by default, one L1 for all of them, about 30 minutes;
+# BENCH_RIG=never skips them; the rig's console goes to
+# $(BUILD)/bench/rig-console.log). The kernels and the rig's QEMU are
+# built first when they can be; where they cannot (no linux-source-6.1
+# outside Debian), their rows are skipped with the reason.
 # BENCH_ONLY=container runs the container half only (CI without usable
-# KVM). Needs root (containers). Linux-kernel rows need hardware KVM.
+# KVM). Needs root (containers).
 BENCH_N ?= 20
-bench: gvmm initramfs
+BENCH_RIG_DEPS := $(if $(wildcard /sys/module/kvm_pvm),rig-qemu)
+BENCH_VM_DEPS := $(if $(filter container,$(BENCH_ONLY)),,kernel kernel-debian initramfs-debian $(BENCH_RIG_DEPS))
+bench: gvmm initramfs initramfs-nginx
+	@$(if $(BENCH_VM_DEPS),$(MAKE) $(BENCH_VM_DEPS) || echo "bench: WARNING: could not build $(BENCH_VM_DEPS); the rows that need them are reported as skipped with the make target to run",true)
 	$(GO) build -o $(BUILD)/gvmm-bench ./bench/cmd/gvmm-bench
 	$(BUILD)/gvmm bench -n $(BENCH_N) -out $(BUILD)/bench -build $(BUILD) $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
 
@@ -104,6 +115,13 @@ bench-net: kernel kernel-debian initramfs rig-qemu
 # kernel's virtio modules for the agent to load.
 initramfs:
 	guest/build-initramfs.sh $(BUILD)/initramfs.cpio
+
+# initramfs-nginx: the u-root initramfs plus Debian's nginx, its libraries
+# and guest/nginx/ (the bench's NGINX workload, VM and container); cached
+# like initramfs. Needs `apt-get update` (the .deb files come from the
+# Debian mirror; nothing is installed on the host).
+initramfs-nginx:
+	guest/build-nginx-initramfs.sh $(BUILD)/initramfs-nginx.cpio
 
 initramfs-debian: kernel-debian
 	guest/build-initramfs.sh $(BUILD)/initramfs-debian.cpio --modules $(BUILD)/debian-kernel/modules/virtio.order

@@ -8,9 +8,10 @@ import (
 	"io"
 	"os/exec"
 	"regexp"
-	"slices"
 	"strconv"
 	"time"
+
+	"gvmm/bench/report"
 )
 
 // Sample is one start of one subject.
@@ -81,34 +82,26 @@ type Stats struct {
 	RSSMedianKiB                int64
 }
 
-// Summarise computes medians, extremes and the 95th percentile.
+// Summarise computes medians, extremes and the 95th percentile, with the
+// statistics of the Castles-vs-Villages report (report.Summarise), so the
+// floor benchmark and the report agree on what a median is.
 func Summarise(samples []Sample) Stats {
 	st := Stats{N: len(samples)}
 	if len(samples) == 0 {
 		return st
 	}
-	var ready, exit []time.Duration
-	var rss []int64
+	var ready, exit, rss []int64
 	for _, s := range samples {
-		ready = append(ready, s.Ready)
-		exit = append(exit, s.Exit)
+		ready = append(ready, int64(s.Ready))
+		exit = append(exit, int64(s.Exit))
 		rss = append(rss, s.MaxRSSKiB)
 	}
-	slices.Sort(ready)
-	slices.Sort(exit)
-	slices.Sort(rss)
-	st.ReadyMedian, st.ExitMedian, st.RSSMedianKiB = median(ready), median(exit), rss[len(rss)/2]
-	st.ReadyMin, st.ReadyMax = ready[0], ready[len(ready)-1]
-	st.Ready95 = ready[min(len(ready)-1, (len(ready)*95+99)/100-1)]
+	r := report.Summarise(ready)
+	st.ReadyMedian, st.ReadyMin, st.ReadyMax, st.Ready95 =
+		time.Duration(r.Median), time.Duration(r.Min), time.Duration(r.Max), time.Duration(r.P95)
+	st.ExitMedian = time.Duration(report.Summarise(exit).Median)
+	st.RSSMedianKiB = report.Summarise(rss).Median
 	return st
-}
-
-func median[T int64 | time.Duration](sorted []T) T {
-	n := len(sorted)
-	if n%2 == 1 {
-		return sorted[n/2]
-	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 // FormatMS prints a duration in milliseconds with two decimals.

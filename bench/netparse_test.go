@@ -43,17 +43,3 @@ func TestParseNetResultsRejectsBrokenTransfers(t *testing.T) {
 		})
 	}
 }
-
-func TestParseLDD(t *testing.T) {
-	libs, err := parseLDD(`	linux-vdso.so.1 (0x00007ffc1b5f0000)
-	libglib-2.0.so.0 => /lib/x86_64-linux-gnu/libglib-2.0.so.0 (0x00007f0e0e000000)
-	libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f0e0de00000)
-	/lib64/ld-linux-x86-64.so.2 (0x00007f0e0e3a0000)
-`)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"/lib/x86_64-linux-gnu/libglib-2.0.so.0", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"}, libs)
-	_, err = parseLDD("\tlibfoo.so.1 => not found\n")
-	assert.Error(t, err)
-	_, err = parseLDD("\tstatically linked\n")
-	assert.Error(t, err)
-}

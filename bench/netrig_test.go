@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"gvmm/bench/report"
 	"gvmm/internal/rig"
 	"gvmm/internal/rig/rigtest"
 )
@@ -157,47 +158,12 @@ func buildStatic(t testing.TB, dir, pkg string) string {
 	return out
 }
 
-// qemuFiles is the rig's QEMU, stripped, with the shared libraries ldd
-// names (at the same paths in L1) and the qboot firmware.
+// qemuFiles is the rig's QEMU, stripped, with its shared libraries and
+// the qboot firmware.
 func qemuFiles(t testing.TB, dir, qemu string) []rig.File {
-	stripped := filepath.Join(dir, "qemu-system-x86_64")
-	out, err := exec.Command("strip", "-o", stripped, qemu).CombinedOutput()
-	require.NoError(t, err, "strip: %s", out)
-	files := []rig.File{
-		{Host: stripped, Guest: qemuDir + "/qemu-system-x86_64", Executable: true},
-		{Host: "/usr/share/qemu/qboot.rom", Guest: qemuDir + "/qboot.rom"},
-	}
-	ldd, err := exec.Command("ldd", qemu).Output()
-	require.NoError(t, err, "ldd %s", qemu)
-	libs, err := parseLDD(string(ldd))
+	files, err := rig.DynamicExecutable(qemu, qemuDir+"/qemu-system-x86_64", dir)
 	require.NoError(t, err)
-	for _, l := range libs {
-		files = append(files, rig.File{Host: l, Guest: l, Executable: true})
-	}
-	return files
-}
-
-// parseLDD returns the absolute paths ldd resolved: "name => /path (addr)"
-// and the loader's "/lib64/ld-linux-x86-64.so.2 (addr)". A library ldd
-// could not find is an error: QEMU would not start in L1.
-func parseLDD(out string) ([]string, error) {
-	var libs []string
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 0 || strings.HasPrefix(f[0], "linux-vdso"):
-		case len(f) >= 3 && f[1] == "=>" && f[2] == "not":
-			return nil, fmt.Errorf("ldd: %s not found", f[0])
-		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
-			libs = append(libs, f[2])
-		case strings.HasPrefix(f[0], "/"):
-			libs = append(libs, f[0])
-		}
-	}
-	if len(libs) == 0 {
-		return nil, fmt.Errorf("ldd listed no libraries: %q", out)
-	}
-	return libs, nil
+	return append(files, rig.File{Host: "/usr/share/qemu/qboot.rom", Guest: qemuDir + "/qboot.rom"})
 }
 
 // netSample is one transfer.
@@ -286,8 +252,8 @@ func summariseNet(samples []netSample) netReport {
 		sort.Float64s(mbps)
 		rep.Rows = append(rep.Rows, netRow{
 			VMM: k[0], Dir: k[1], N: len(g),
-			MBps: medianF(mbps), MinMBps: mbps[0], MaxMBps: mbps[len(mbps)-1],
-			VMMCPUPerGB: medianF(vmmCPU), AllCPUPerGB: medianF(allCPU),
+			MBps: report.MedianFloat(mbps), MinMBps: mbps[0], MaxMBps: mbps[len(mbps)-1],
+			VMMCPUPerGB: report.MedianFloat(vmmCPU), AllCPUPerGB: report.MedianFloat(allCPU),
 		})
 	}
 	sort.Slice(rep.Rows, func(i, j int) bool {
@@ -297,19 +263,6 @@ func summariseNet(samples []netSample) netReport {
 		return rep.Rows[i].VMM < rep.Rows[j].VMM
 	})
 	return rep
-}
-
-// medianF sorts v and returns its median.
-func medianF(v []float64) float64 {
-	sort.Float64s(v)
-	n := len(v)
-	if n == 0 {
-		return 0
-	}
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // Markdown renders the table and the gvmm/QEMU ratios per direction.

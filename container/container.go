@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"syscall"
@@ -35,6 +36,9 @@ type Options struct {
 	Name string
 	// Net gives the container a veth link to the host.
 	Net bool
+	// NetIP, with Net, asks for the link whose container end is this
+	// address (see NetIndexOf); nil takes the first free link.
+	NetIP net.IP
 	// Stdin, Stdout and Stderr are the workload's standard streams
 	// when Spec.Process.Terminal is false; nil means /dev/null.
 	Stdin  io.Reader
@@ -160,7 +164,7 @@ func (c *Container) prepare(opts Options) ([]byte, string, *os.File, error) {
 		prep <- r
 	}()
 	tStore := time.Now()
-	serr := c.store.create(opts.Name, opts.Net, &c.State)
+	serr := c.store.create(opts.Name, opts.Net, opts.NetIP, &c.State)
 	traceStep("state", tStore)
 	initPath, exe, ierr := sealedInit(opts.Init, c.store.Dir)
 	r := <-prep

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"net"
 
@@ -33,6 +34,23 @@ type Network struct {
 	HostIP net.IP `json:"hostIP"`
 	// ContainerIP is eth0's address inside the container.
 	ContainerIP net.IP `json:"containerIP"`
+}
+
+// ErrBadAddress: an address asked for with Options.NetIP is not a
+// container end of one of the links.
+var ErrBadAddress = errors.New("not a container address")
+
+// NetIndexOf returns the link number whose container end is ip: ip must
+// be 10.201.A.B with B the .2 of a /30 (B % 4 == 2), e.g. 10.201.0.2 or
+// 10.201.255.254. It is how `gvmm container run --ip` picks a link, so a
+// caller (the bench) knows the address before the container starts.
+func NetIndexOf(ip net.IP) (int, error) {
+	v4 := ip.To4()
+	if v4 == nil || v4[0] != netBase[0] || v4[1] != netBase[1] || v4[3]&3 != 2 {
+		return 0, fmt.Errorf("%w: %v: want %d.%d.A.B with B = 2 mod 4 (the container end of a /%d), e.g. %d.%d.0.2",
+			ErrBadAddress, ip, netBase[0], netBase[1], netPrefixLen, netBase[0], netBase[1])
+	}
+	return int(v4[2])<<6 | int(v4[3])>>2, nil
 }
 
 // networkFor returns the addresses of link number index.

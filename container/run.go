@@ -64,6 +64,10 @@ func Run(opts Options) (ExitStatus, error) {
 	if opts.Handoff != nil && c.console == nil {
 		if _, err := c.WaitReady(HandoffGrace); err == nil || c.stillRunning() {
 			signal.Stop(sigs) // the waiter installs its own handlers
+			// A signal caught during the grace (a workload that never
+			// reports READY is up for a whole HandoffGrace first) is
+			// still the workload's: pass it on, not lose it.
+			forwardQueued(c, sigs)
 			err := c.handoff(opts.Init, opts.Handoff)
 			if !errors.Is(err, errNoHandoff) {
 				slog.Warn("waiting in process", "err", err)
@@ -94,6 +98,20 @@ func Run(opts Options) (ExitStatus, error) {
 	close(done)
 	restore()
 	return st, err
+}
+
+// forwardQueued sends the workload the signals already caught in sigs.
+func forwardQueued(c *Container, sigs <-chan os.Signal) {
+	for {
+		select {
+		case s := <-sigs:
+			if s != unix.SIGWINCH {
+				_ = c.Signal(s)
+			}
+		default:
+			return
+		}
+	}
 }
 
 // attach copies between the caller's terminal and the container's pty.

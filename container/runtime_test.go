@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -75,10 +76,13 @@ func TestNetwork(t *testing.T) {
 	root := testRootfs(t)
 	spec := DefaultSpec(root, []string{"/bin/sh", "-c",
 		"echo village > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"})
-	c, err := Start(Options{Spec: spec, Net: true, RunDir: t.TempDir(), Remove: true})
+	// An address asked for (--ip), as the bench does to know where to
+	// poll: the last link, out of the way of first-free allocation.
+	c, err := Start(Options{Spec: spec, Net: true, NetIP: net.ParseIP("10.201.255.254"), RunDir: t.TempDir(), Remove: true})
 	require.NoError(t, err)
 	defer func() { _ = c.Signal(os.Kill); waitBounded(t, c) }()
-	url := fmt.Sprintf("http://%s:8080/index.html", c.Net.ContainerIP)
+	require.Equal(t, "10.201.255.254", c.Net.ContainerIP.String())
+	url := "http://10.201.255.254:8080/index.html"
 	client := &http.Client{Timeout: time.Second}
 	var body string
 	require.Eventually(t, func() bool {
@@ -99,8 +103,16 @@ func TestNetwork(t *testing.T) {
 // gvmm-init's waiter, which runs this binary again to finish (TestMain).
 const handoffHelperEnv = "GVMM_TEST_HANDOFF_DIR"
 
+// handoffScriptEnv, when set, makes the helper's workload this shell
+// script instead of the READY program.
+const handoffScriptEnv = "GVMM_TEST_HANDOFF_SH"
+
 func handoffHelper(dir string) int {
-	spec := DefaultSpec(os.Getenv("GVMM_TEST_ROOTFS"), []string{"/bin/ready"})
+	args := []string{"/bin/ready"}
+	if script := os.Getenv(handoffScriptEnv); script != "" {
+		args = []string{"/bin/sh", "-c", script}
+	}
+	spec := DefaultSpec(os.Getenv("GVMM_TEST_ROOTFS"), args)
 	spec.Process.Env = append(spec.Process.Env, "GVMM_MODE=stay")
 	st, err := Run(Options{Spec: spec, Name: "handed", RunDir: dir, Remove: true, ReadyLog: os.Stderr,
 		Init: os.Getenv("GVMM_TEST_INIT"), Handoff: []string{"extra-arg"}, Stdout: os.Stdout, Stderr: os.Stderr})
@@ -169,4 +181,47 @@ func TestHandoff(t *testing.T) {
 	_, err = store.Get("handed")
 	require.ErrorIs(t, err, ErrNoContainer, "--rm state removed")
 	require.Equal(t, before, cgroupCount(t), "cgroup left behind")
+}
+
+// TestSignalDuringHandoffGrace: a workload that never reports READY (a
+// server such as nginx) keeps the runtime in process for HandoffGrace; a
+// SIGTERM the runtime gets then still reaches the workload (at the end of
+// the grace), it is not lost in the handoff.
+func TestSignalDuringHandoffGrace(t *testing.T) {
+	root := testRootfs(t)
+	store := testStore(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), handoffHelperEnv+"="+store.Dir, "GVMM_TEST_ROOTFS="+root, "GVMM_TEST_INIT="+testInit(t),
+		handoffScriptEnv+"=trap 'exit 7' TERM; sleep 30 & wait")
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	require.NoError(t, err)
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	ended := false
+	defer func() {
+		if !ended {
+			_ = cmd.Process.Kill()
+			<-waited
+		}
+		_ = store.Remove("handed", true)
+	}()
+	require.Eventually(t, func() bool {
+		st, err := store.Get("handed")
+		return err == nil && st.Status == StatusRunning
+	}, testTimeout, time.Millisecond, "the container runs")
+	t0 := time.Now()
+	require.NoError(t, cmd.Process.Signal(unix.SIGTERM))
+	select {
+	case <-waited:
+		ended = true
+	case <-time.After(HandoffGrace + 5*time.Second):
+		t.Fatal("the workload did not get the SIGTERM sent during the handoff grace")
+	}
+	b, err := os.ReadFile(out.Name())
+	require.NoError(t, err)
+	require.Contains(t, string(b), "exit 7", "the workload's trap ran")
+	t.Logf("ended %v after SIGTERM", time.Since(t0).Round(time.Millisecond))
 }

@@ -142,6 +142,8 @@ var (
 	ErrNotFound = errors.New("command not found in the root file system")
 	// ErrNameInUse means another container already has that name.
 	ErrNameInUse = errors.New("container name already in use")
+	// ErrAddressInUse means another container has the link asked for.
+	ErrAddressInUse = errors.New("container address already in use")
 	// ErrNoContainer means no container has that name or id.
 	ErrNoContainer = errors.New("no such container")
 	// ErrRunning means the operation needs a stopped container.

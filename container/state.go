@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -94,8 +95,19 @@ func newID() (string, error) {
 }
 
 // create records a new container, checking the name is free and choosing
-// its network index when net is true. It keeps st.ID if already chosen.
-func (s *Store) create(name string, net bool, st *State) error {
+// its network index when withNet is true: the link of ip when given (it must
+// be free), else the first free one. It keeps st.ID if already chosen.
+func (s *Store) create(name string, withNet bool, ip net.IP, st *State) error {
+	want := -1
+	if ip != nil {
+		if !withNet {
+			return fmt.Errorf("%w: an address (%v) without a network: add --net", ErrBadAddress, ip)
+		}
+		var err error
+		if want, err = NetIndexOf(ip); err != nil {
+			return err
+		}
+	}
 	unlock, err := s.lock()
 	if err != nil {
 		return err
@@ -111,6 +123,10 @@ func (s *Store) create(name string, net bool, st *State) error {
 			return fmt.Errorf("name %q is used by container %s (remove it with gvmm container rm %s): %w",
 				name, o.ID, name, ErrNameInUse)
 		}
+		if want >= 0 && o.NetIndex == want {
+			return fmt.Errorf("address %v is used by container %s (remove it with gvmm container rm %s, or choose another): %w",
+				ip, o.Name, o.Name, ErrAddressInUse)
+		}
 		used[o.NetIndex] = true
 	}
 	if st.ID == "" {
@@ -123,8 +139,9 @@ func (s *Store) create(name string, net bool, st *State) error {
 		st.Name = st.ID
 	}
 	st.NetIndex = -1
-	if net {
-		for i := 0; i < maxNetIndex; i++ {
+	if withNet {
+		st.NetIndex = want
+		for i := 0; i < maxNetIndex && st.NetIndex < 0; i++ {
 			if !used[i] {
 				st.NetIndex = i
 				break

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"net"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -137,11 +138,11 @@ func TestNetworkFor(t *testing.T) {
 func TestStoreNames(t *testing.T) {
 	s := testStore(t)
 	a := &State{Created: timeNow()}
-	require.NoError(t, s.create("web", true, a))
+	require.NoError(t, s.create("web", true, nil, a))
 	b := &State{Created: timeNow()}
-	require.ErrorIs(t, s.create("web", false, b), ErrNameInUse)
+	require.ErrorIs(t, s.create("web", false, nil, b), ErrNameInUse)
 	c := &State{Created: timeNow()}
-	require.NoError(t, s.create("", true, c))
+	require.NoError(t, s.create("", true, nil, c))
 	require.NotEqual(t, a.NetIndex, c.NetIndex)
 	got, err := s.Get(a.ID[:6])
 	require.NoError(t, err)
@@ -149,4 +150,38 @@ func TestStoreNames(t *testing.T) {
 	require.Equal(t, StatusStopped, got.Status, "no pid and no runtime: stopped")
 	_, err = s.Get("nothing")
 	require.ErrorIs(t, err, ErrNoContainer)
+}
+
+func TestNetIndexOf(t *testing.T) {
+	for _, index := range []int{0, 1, 63, 64, 65, 1000, maxNetIndex - 1} {
+		got, err := NetIndexOf(networkFor("id", index).ContainerIP)
+		require.NoError(t, err)
+		require.Equal(t, index, got, "round trip of link %d", index)
+	}
+	last, err := NetIndexOf(net.ParseIP("10.201.255.254"))
+	require.NoError(t, err)
+	require.Equal(t, maxNetIndex-1, last)
+	for _, bad := range []string{"10.201.0.1", "10.201.0.3", "10.201.0.4", "10.202.0.2", "192.168.0.2", "fd00::2"} {
+		_, err := NetIndexOf(net.ParseIP(bad))
+		require.ErrorIs(t, err, ErrBadAddress, bad)
+	}
+	_, err = NetIndexOf(nil)
+	require.ErrorIs(t, err, ErrBadAddress)
+}
+
+func TestStoreAddress(t *testing.T) {
+	s := testStore(t)
+	a := &State{Created: timeNow()}
+	require.NoError(t, s.create("a", true, net.ParseIP("10.201.255.254"), a))
+	require.Equal(t, maxNetIndex-1, a.NetIndex)
+	require.Equal(t, "10.201.255.254", a.Net.ContainerIP.String())
+	require.Equal(t, "10.201.255.253", a.Net.HostIP.String())
+	b := &State{Created: timeNow()}
+	require.ErrorIs(t, s.create("b", true, net.ParseIP("10.201.255.254"), b), ErrAddressInUse)
+	require.ErrorIs(t, s.create("b", false, net.ParseIP("10.201.0.6"), b), ErrBadAddress, "an address needs --net")
+	require.ErrorIs(t, s.create("b", true, net.ParseIP("10.201.0.5"), b), ErrBadAddress)
+	require.NoError(t, s.create("b", true, nil, b))
+	require.Equal(t, 0, b.NetIndex, "without an address: the first free link")
+	c := &State{Created: timeNow()}
+	require.ErrorIs(t, s.create("c", true, net.ParseIP("10.201.0.2"), c), ErrAddressInUse)
 }

@@ -44,6 +44,11 @@ func Catalogue() []Subject {
 	ctr := func(name string, w report.Workload, prep func(*Workspace) (*Plan, error)) Subject {
 		return Subject{Name: name, Kind: report.KindContainer, Workload: w, Where: report.WhereHost, Prepare: prep}
 	}
+	linux := func(name string, w report.Workload, prep func(*Workspace) (*Plan, error)) Subject {
+		s := vm(name, w, prep)
+		s.Linux = true
+		return s
+	}
 	proc := func(name string, prep func(*Workspace) (*Plan, error)) Subject {
 		return Subject{Name: name, Kind: report.KindProcess, Workload: report.WorkloadReady, Where: report.WhereHost, Prepare: prep}
 	}
@@ -53,15 +58,16 @@ func Catalogue() []Subject {
 		vm(report.SubjectGvmmTiny, ready, prepGvmmTiny),
 		vm(report.SubjectQEMUMicrovmTiny, ready, prepQEMUTiny("microvm,x-option-roms=off,rtc=off,isa-serial=on")),
 		vm("qemu-pc-pvh-tiny", ready, prepQEMUTiny("pc")),
-		vm("gvmm-vm-bzimage-minimal", ready, prepGvmmLinux("kernel/bzImage", "kernel", "initramfs.cpio", "initramfs")),
-		vm("gvmm-vm-pvh-minimal", ready, prepGvmmLinux("kernel/vmlinux", "kernel", "initramfs.cpio", "initramfs")),
-		vm("gvmm-vm-bzimage-debian", ready, prepGvmmLinux("debian-kernel/vmlinuz", "kernel-debian", "initramfs-debian.cpio", "initramfs-debian")),
-		vm("gokvm", ready, prepGokvm),
-		vm("gvmm-vm-nginx", nginx, prepNginx),
+		linux(SubjectGvmmLinux, ready, prepGvmmLinux("kernel/bzImage", "kernel", "initramfs.cpio", "initramfs")),
+		linux("gvmm-vm-pvh-minimal", ready, prepGvmmLinux("kernel/vmlinux", "kernel", "initramfs.cpio", "initramfs")),
+		linux("gvmm-vm-bzimage-debian", ready, prepGvmmLinux("debian-kernel/vmlinuz", "kernel-debian", "initramfs-debian.cpio", "initramfs-debian")),
+		linux("qemu-microvm-linux-minimal", ready, prepQEMULinux),
+		linux("gokvm-linux-minimal", ready, prepGokvm),
+		linux("gvmm-vm-nginx", nginx, prepNginxVM),
 		ctr(report.SubjectGvmmContainer, ready, prepGvmmContainer),
 		ctr(report.SubjectCrun, ready, prepOCI("crun", "crun")),
 		ctr("runc", ready, prepOCI("runc", "runc")),
-		ctr("gvmm-container-nginx", nginx, prepNginx),
+		ctr("gvmm-container-nginx", nginx, prepNginxContainer),
 		proc("unshare-chroot", prepUnshareChroot),
 		proc("plain-exec", prepPlainExec),
 	}
@@ -121,23 +127,36 @@ func prepQEMUTiny(machine string) func(*Workspace) (*Plan, error) {
 		}
 		spin, _ := ws.TestGuest("spin")
 		argv := func(guest string) Cmd {
-			return Cmd{Argv: []string{qemu, "-M", machine, "-enable-kvm", "-cpu", "qemu64", "-m", guestMem,
+			return Cmd{Argv: append([]string{qemu, "-M", machine, "-enable-kvm", "-cpu", "qemu64", "-m", guestMem,
 				"-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio", "-kernel", guest,
-				"-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=1", debugExitPort),
-				"-chardev", fmt.Sprintf("file,id=ready,path=/dev/fd/%d", readyFD),
-				"-device", fmt.Sprintf("isa-debugcon,iobase=%#x,chardev=ready", debugReadyPort)}}
+			}, qemuDebugDevices()...)}
 		}
 		return &Plan{Start: fixed(argv(hello)), Hold: fixed(argv(spin)), ReadyPipe: true,
 			WantCode: qemuExitCode, GuestMemKiB: guestMemKiB}, nil
 	}
 }
 
+// SubjectGvmmLinux is gvmm booting the minimal kernel's bzImage to the
+// agent: the Linux row the others are read against.
+const SubjectGvmmLinux = "gvmm-vm-bzimage-minimal"
+
 // needLinuxKVM skips the Linux rows where no Linux boots: kvm_pvm.
+// gvmm-bench runs them in the nested rig there instead (rig.go).
 func needLinuxKVM(ws *Workspace) error {
 	if ws.Flavour == report.FlavourPVM {
-		return Skip("kvm_pvm cannot boot Linux (NESTED.md): this row needs the nested rig: make bench-rig (not yet)")
+		return Skip("kvm_pvm cannot boot Linux (NESTED.md): the row runs in the nested rig (gvmm-bench -rig, on by default on kvm_pvm)")
 	}
 	return ws.NeedKVM()
+}
+
+// minimalLinux returns the minimal kernel's bzImage and the u-root
+// initramfs, or a skip naming the make target that builds them.
+func minimalLinux(ws *Workspace) (kernel, initrd string, err error) {
+	if kernel, err = ws.Artefact("kernel/bzImage", "kernel"); err != nil {
+		return "", "", err
+	}
+	initrd, err = ws.Artefact("initramfs.cpio", "initramfs")
+	return kernel, initrd, err
 }
 
 // prepGvmmLinux: gvmm boots a Linux kernel with the u-root initramfs; the
@@ -166,17 +185,71 @@ func prepGvmmLinux(kernel, kernelTarget, initrd, initrdTarget string) func(*Work
 	}
 }
 
-// prepGokvm: gokvm boots only a bzImage and has no READY port.
-func prepGokvm(ws *Workspace) (*Plan, error) {
+// prepQEMULinux: QEMU's microvm boots the same kernel and initramfs as
+// gvmm-vm-bzimage-minimal, with the READY and exit ports of the tiny
+// rows (isa-debugcon, isa-debug-exit), so the agent's port writes are
+// READY and the exit for both VMMs. acpi=off: the minimal kernel has no
+// ACPI, and QEMU then names its virtio-mmio devices on the command line.
+func prepQEMULinux(ws *Workspace) (*Plan, error) {
 	if err := needLinuxKVM(ws); err != nil {
-		return nil, Skip("gokvm boots only a bzImage, and %v", err)
+		return nil, err
 	}
-	return nil, Skip("gokvm has no READY device (port %#x): its READY would be the agent's console line, which the harness does not watch yet", debugReadyPort)
+	qemu, err := NeedTool("qemu-system-x86_64", "qemu-system-x86")
+	if err != nil {
+		return nil, err
+	}
+	kernel, initrd, err := minimalLinux(ws)
+	if err != nil {
+		return nil, err
+	}
+	argv := func(mode string) Cmd {
+		return Cmd{Argv: append([]string{qemu, "-M", "microvm,acpi=off,x-option-roms=off,rtc=off,isa-serial=on",
+			"-enable-kvm", "-cpu", "host", "-m", guestMem, "-L", qemuDataDir,
+			"-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio",
+			"-kernel", kernel, "-initrd", initrd, "-append", linuxCmdline(mode),
+		}, qemuDebugDevices()...)}
+	}
+	return &Plan{Start: fixed(argv("poweroff")), Hold: fixed(argv("stay")), ReadyPipe: true,
+		WantCode: qemuExitCode, GuestMemKiB: guestMemKiB}, nil
 }
 
-// prepNginx: the NGINX workload (READY = first HTTP 200 from the host).
-func prepNginx(*Workspace) (*Plan, error) {
-	return nil, Skip("the NGINX workload is not built yet: it needs a root file system with Debian's nginx package and a host-side HTTP poller (open)")
+// qemuDebugDevices are QEMU's counterparts of gvmm's debug device:
+// isa-debug-exit at the exit port ends QEMU, and isa-debugcon at the
+// READY port copies the guest's READY byte into a "file" chardev that is
+// the READY pipe. /proc/self/fd rather than /dev/fd: the rig's L1 has no
+// /dev/fd link.
+func qemuDebugDevices() []string {
+	return []string{
+		"-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=1", debugExitPort),
+		"-chardev", fmt.Sprintf("file,id=ready,path=/proc/self/fd/%d", readyFD),
+		"-device", fmt.Sprintf("isa-debugcon,iobase=%#x,chardev=ready", debugReadyPort),
+	}
+}
+
+// qemuDataDir holds QEMU's firmware (qboot.rom for microvm) on Debian.
+const qemuDataDir = "/usr/share/qemu"
+
+// prepGokvm: gokvm (built from the module proxy) boots the same bzImage
+// and initramfs. It has no READY device and stops the VM at an unknown
+// I/O port, so the agent runs with gvmm.ready=console and READY is its
+// console line; without a terminal on stdin gokvm never exits by itself
+// (it waits forever once its vCPUs are started), so the harness stops it
+// after READY and the row has no exit time.
+func prepGokvm(ws *Workspace) (*Plan, error) {
+	if err := needLinuxKVM(ws); err != nil {
+		return nil, err
+	}
+	kernel, initrd, err := minimalLinux(ws)
+	if err != nil {
+		return nil, err
+	}
+	gokvm, err := ws.Gokvm()
+	if err != nil {
+		return nil, err
+	}
+	cmd := Cmd{Argv: []string{gokvm, "boot", "-k", kernel, "-i", initrd, "-m", guestMem, "-c", "1",
+		"-p", linuxCmdline("stay") + " gvmm.ready=console"}}
+	return &Plan{Start: fixed(cmd), ReadyConsole: true, StopAfterReady: true, GuestMemKiB: guestMemKiB}, nil
 }
 
 // prepGvmmContainer: `gvmm container run` on the u-root root file

@@ -17,14 +17,21 @@
 // # One start
 //
 // Every start goes through a small C launcher (testdata/launcher.c,
-// built with the system compiler) in a process group of its own. Time
+// built with the system compiler, or taken from Workspace.Prebuilt in the
+// nested rig, where gvmm-bench runs the Linux rows on a kvm_pvm host) in a process group of its own. Time
 // runs from just before exec to the READY event, which is either gvmm's
 // stderr line "gvmm: READY at N us", the floor program's "READY" line,
 // or the byte ReadyMagic (123) on a pipe the subject gets as fd 3: the
 // guest agent writes it there in a container or as a plain process
 // (GVMM_READY_FD=3), and for QEMU an isa-debugcon device at the guest's
 // READY port (0x440) copies it into a "file" chardev whose path is
-// /dev/fd/3, the pipe. The launcher fork()s and wait4()s, so the rusage
+// /proc/self/fd/3, the pipe. Two more sources exist: the guest agent's
+// "gvmm-agent: READY" console line, for gokvm, which has no READY device
+// (Plan.ReadyConsole), and the first HTTP 200 the harness fetches itself,
+// for the NGINX workload (Plan.ReadyHTTP). A server does not end by
+// itself: with Plan.StopAfterReady the harness stops it at READY and the
+// sample has no exit time. A VM's console is read for the agent's
+// "gvmm-agent: clock N ns" line, the guest's own clock at READY. The launcher fork()s and wait4()s, so the rusage
 // it reports (ru_maxrss, user and system CPU) is the command's own and
 // its reaped children's: Go's vfork-style exec would let a child inherit
 // the bench's larger peak RSS across execve. Exit time is taken when the

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gvmm/bench/report"
+	"gvmm/internal/kvmtest"
 )
 
 // hostSubjects are the subjects that run directly on this machine; QEMU
@@ -25,16 +26,12 @@ func TestHostSubjects(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: containers (namespaces, cgroups)")
 	}
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skip("needs /dev/kvm")
-	}
+	kvmtest.Require(t)
 	ws, _ := testLauncher(t)
 	host, err := report.ProbeHost(os.DirFS("/"))
 	require.NoError(t, err)
 	ws.Flavour = host.KVMFlavour
-	if _, err := os.Stat(filepath.Join(ws.Build, "initramfs.cpio")); err != nil {
-		t.Skip("needs the u-root initramfs as the containers' root file system: make initramfs")
-	}
+	kvmtest.RequireArtefact(t, filepath.Join(ws.Build, "initramfs.cpio"), "initramfs") // the containers' root
 	chosen, left, err := Select(Catalogue(), hostSubjects)
 	require.NoError(t, err)
 	t0 := time.Now()

@@ -19,12 +19,15 @@ const stopGrace = 5 * time.Second
 // error, or when ctx ends, the process group is killed and plan.Cleanup
 // runs.
 func Timed(ctx context.Context, launcher string, plan *Plan, id string, timeout time.Duration) (report.Sample, error) {
-	p, err := spawn(launcher, plan.Start(id), plan.ReadyPipe)
+	p, err := spawn(launcher, plan.Start(id), plan)
 	if err != nil {
 		return report.Sample{}, err
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	if plan.StopAfterReady {
+		return p.timedServer(ctx, plan, id, timer.C, timeout)
+	}
 	var exitErr error
 	select {
 	case exitErr = <-p.exited:
@@ -45,6 +48,49 @@ func Timed(ctx context.Context, launcher string, plan *Plan, id string, timeout 
 		cleanup(plan, id)
 	}
 	return s, err
+}
+
+// timedServer is Timed for a subject that runs until stopped: the start
+// ends at READY, where the harness stops it. The launcher's rusage still
+// covers the whole life of the subject, stop included.
+func (p *proc) timedServer(ctx context.Context, plan *Plan, id string, expired <-chan time.Time, timeout time.Duration) (report.Sample, error) {
+	var ready time.Duration
+	select {
+	case ready = <-p.ready:
+	case exitErr := <-p.exited:
+		p.kill(syscall.SIGKILL)
+		cleanup(plan, id)
+		return report.Sample{}, fmt.Errorf("%w: the server ended before READY (%v)%s", ErrNoReady, exitErr, p.output())
+	case <-expired:
+		p.kill(syscall.SIGKILL)
+		<-p.exited
+		cleanup(plan, id)
+		return report.Sample{}, fmt.Errorf("%w after %s waiting for READY%s", ErrTimeout, timeout, p.output())
+	case <-ctx.Done():
+		p.kill(syscall.SIGKILL)
+		<-p.exited
+		cleanup(plan, id)
+		return report.Sample{}, ctx.Err()
+	}
+	var pid int
+	select {
+	case pid = <-p.pid:
+	case <-time.After(time.Second):
+	}
+	if err := stop(p, ProcFS{Root: "/"}, pid, plan, id); err != nil {
+		return report.Sample{}, fmt.Errorf("stop after READY: %w", err)
+	}
+	u, err := p.finish(nil)
+	if err != nil {
+		return report.Sample{}, err
+	}
+	return report.Sample{
+		ReadyNS:           ready.Nanoseconds(),
+		CPUUserNS:         u.userUS * 1000,
+		CPUSysNS:          u.sysUS * 1000,
+		PeakRSSKiB:        u.maxRSSKiB,
+		GuestClockReadyNS: p.guestClock.Load(),
+	}, nil
 }
 
 func readySeen(p *proc) string {
@@ -80,6 +126,14 @@ func (p *proc) sample(exitErr error, wantCode int) (report.Sample, error) {
 	case <-time.After(500 * time.Millisecond):
 		return report.Sample{}, fmt.Errorf("%w%s", ErrNoReady, p.output())
 	}
+	// The clock line came before READY; on another pipe than the READY
+	// byte it may still be unread. Bounded: a stray process may hold the
+	// pipe open.
+	select {
+	case <-p.console:
+	case <-time.After(time.Second):
+	}
+	s.GuestClockReadyNS = p.guestClock.Load()
 	return s, nil
 }
 
@@ -95,7 +149,7 @@ func cleanup(plan *Plan, id string) {
 // reported in missed; err is for a start that failed or left something
 // behind.
 func Probe(ctx context.Context, launcher string, plan *Plan, id string, timeout time.Duration, fs ProcFS) (s report.Sample, missed, err error) {
-	p, err := spawn(launcher, plan.Hold(id), plan.ReadyPipe)
+	p, err := spawn(launcher, plan.Hold(id), plan)
 	if err != nil {
 		return s, nil, err
 	}

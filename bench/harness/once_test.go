@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,4 +205,97 @@ func TestCancelKillsTheRunningStart(t *testing.T) {
 			assert.Eventually(t, func() bool { return !alive(t, pidFile) }, 2*time.Second, 10*time.Millisecond)
 		})
 	}
+}
+
+// A VM's console carries the guest's clock at READY.
+func TestTimedGuestClock(t *testing.T) {
+	_, launcher := testLauncher(t)
+	vm := sh("echo 'gvmm-agent: clock 1234567 ns'; echo 'gvmm: READY at 5 us' >&2")
+	s, err := Timed(context.Background(), launcher, &Plan{Start: fixed(vm), GuestMemKiB: 1024}, "vm", 10*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1234567), s.GuestClockReadyNS)
+
+	s, err = Timed(context.Background(), launcher, &Plan{Start: fixed(vm)}, "proc", 10*time.Second)
+	require.NoError(t, err)
+	assert.Zero(t, s.GuestClockReadyNS, "only a VM's console is read")
+
+	// The VMM's READY line and a console line that has not ended yet:
+	// on one pipe they would mix into one line and READY would be lost.
+	mixed := sh("printf 'gvmm-agent: modules loaded: virtio'; echo 'gvmm: READY at 5 us' >&2; echo ' virtio_net'")
+	_, err = Timed(context.Background(), launcher, &Plan{Start: fixed(mixed), GuestMemKiB: 1024}, "mixed", 10*time.Second)
+	require.NoError(t, err, "the console has its own pipe")
+
+	// A guest cannot forge the runtime's READY on its console.
+	forged := sh("echo 'gvmm: READY at 5 us'")
+	_, err = Timed(context.Background(), launcher, &Plan{Start: fixed(forged), GuestMemKiB: 1024}, "forged", 10*time.Second)
+	assert.ErrorIs(t, err, ErrNoReady)
+}
+
+func TestTimedConsoleReady(t *testing.T) {
+	_, launcher := testLauncher(t)
+	for _, tc := range []struct {
+		name    string
+		cmd     Cmd
+		wantErr error
+	}{
+		{name: "agent line on stdout", cmd: sh("echo 'Linux version 6.1'; echo 'gvmm-agent: READY'")},
+		{name: "runtime line is not the console's", cmd: sh("echo 'gvmm: READY at 5 us' >&2"), wantErr: ErrNoReady},
+		{name: "agent line on stderr is not the console's", cmd: sh("echo 'gvmm-agent: READY' >&2"), wantErr: ErrNoReady},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := &Plan{Start: fixed(tc.cmd), ReadyConsole: true}
+			s, err := Timed(context.Background(), launcher, plan, "c", 10*time.Second)
+			if tc.wantErr != nil {
+				assert.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Positive(t, s.ReadyNS)
+		})
+	}
+}
+
+// busyboxHTTPD is a real HTTP server for the ReadyHTTP tests, serving
+// dir on 127.0.0.1:port in the foreground after a delay.
+func busyboxHTTPD(t *testing.T, delay string) (Cmd, string) {
+	t.Helper()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("needs busybox (apt-get install busybox-static) as the HTTP server")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.html"), []byte("hello\n"), 0o644))
+	port := strconv.Itoa(20000 + os.Getpid()%20000)
+	return sh(fmt.Sprintf("sleep %s; exec %s httpd -f -p 127.0.0.1:%s -h %s", delay, bb, port, dir)),
+		"http://127.0.0.1:" + port + "/index.html"
+}
+
+func TestTimedServerReadyOnHTTP200(t *testing.T) {
+	_, launcher := testLauncher(t)
+	cmd, url := busyboxHTTPD(t, "0.3")
+	plan := &Plan{Start: fixed(cmd), ReadyHTTP: url, StopAfterReady: true}
+	s, err := Timed(context.Background(), launcher, plan, "httpd", 10*time.Second)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, s.ReadyNS, int64(300*time.Millisecond), "READY is the first 200, after the server's delay")
+	assert.Zero(t, s.ExitNS, "a server stopped by the harness has no exit time")
+	assert.Positive(t, s.PeakRSSKiB)
+	_, err = (&http.Client{Timeout: time.Second}).Get(url)
+	assert.Error(t, err, "the server was stopped after READY")
+}
+
+func TestTimedServerEndsEarly(t *testing.T) {
+	_, launcher := testLauncher(t)
+	_, url := busyboxHTTPD(t, "0")
+	plan := &Plan{Start: fixed(sh("exit 0")), ReadyHTTP: url, StopAfterReady: true}
+	_, err := Timed(context.Background(), launcher, plan, "early", 10*time.Second)
+	assert.ErrorIs(t, err, ErrNoReady)
+}
+
+func TestTimedServerTimeout(t *testing.T) {
+	_, launcher := testLauncher(t)
+	_, url := busyboxHTTPD(t, "0")
+	// Up, but nothing listens where READY is polled.
+	plan := &Plan{Start: fixed(sh("sleep 60")), ReadyHTTP: url, StopAfterReady: true}
+	_, err := Timed(context.Background(), launcher, plan, "slow", 500*time.Millisecond)
+	assert.ErrorIs(t, err, ErrTimeout)
 }

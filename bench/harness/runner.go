@@ -60,6 +60,9 @@ func Run(ctx context.Context, ws *Workspace, subjects, left []Subject, leftReaso
 			out[i].Status, out[i].Reason = report.StatusFailed, "prepare: "+err.Error()
 			opt.Log.Warn("prepare failed", "subject", s.Name, "err", err)
 		default:
+			if plan.StopAfterReady && plan.Hold == nil {
+				plan.Hold = plan.Start // a server holds by itself
+			}
 			running = append(running, live{&out[i], plan})
 		}
 	}

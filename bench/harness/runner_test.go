@@ -141,13 +141,15 @@ func TestSkipReasons(t *testing.T) {
 		subject string
 		reason  string
 	}{
-		{report.FlavourPVM, "gvmm-vm-bzimage-minimal", "needs the nested rig"},
+		{report.FlavourPVM, "gvmm-vm-bzimage-minimal", "runs in the nested rig"},
 		{report.FlavourPVM, "gvmm-vm-bzimage-debian", "kvm_pvm cannot boot Linux"},
-		{report.FlavourPVM, "gokvm", "gokvm boots only a bzImage"},
+		{report.FlavourPVM, "gokvm-linux-minimal", "kvm_pvm cannot boot Linux"},
+		{report.FlavourPVM, "qemu-microvm-linux-minimal", "kvm_pvm cannot boot Linux"},
+		{report.FlavourPVM, "gvmm-vm-nginx", "kvm_pvm cannot boot Linux"},
 		{report.FlavourNone, report.SubjectGvmmTiny, "no KVM module loaded"},
 		{report.FlavourNone, report.SubjectRawKVM, "no KVM module loaded"},
 		{report.FlavourNone, "gvmm-vm-pvh-minimal", "no KVM module loaded"},
-		{report.FlavourIntel, "gvmm-container-nginx", "NGINX workload is not built yet"},
+		{report.FlavourIntel, "gvmm-container-nginx", "make initramfs-nginx"},
 	} {
 		t.Run(string(tc.flavour)+"/"+tc.subject, func(t *testing.T) {
 			ws := &Workspace{Dir: dir, Repo: dir, Build: dir, Flavour: tc.flavour, cache: map[string]*built{}}

@@ -37,6 +37,9 @@ type Subject struct {
 	Kind     report.Kind
 	Workload report.Workload
 	Where    report.Where
+	// Linux marks a subject that boots a Linux kernel: on a host whose
+	// KVM cannot (kvm_pvm) it runs inside the nested rig instead (rig.go).
+	Linux bool
 	// Prepare builds what the subject needs in ws and says how to start
 	// it, or returns an error wrapping ErrSkip with the reason it cannot
 	// run here. Any other error makes the subject "failed".
@@ -62,6 +65,21 @@ type Plan struct {
 	// ReadyPipe gives the subject a pipe as fd 3 whose first byte,
 	// ReadyMagic, is its READY event.
 	ReadyPipe bool
+	// ReadyConsole watches the subject's standard output, its console,
+	// for the guest agent's "gvmm-agent: READY" line: the READY event of
+	// a VMM without a READY device (gokvm). The line crosses the
+	// emulated serial port, so it comes a little after the agent's
+	// READY port write would have.
+	ReadyConsole bool
+	// ReadyHTTP, when set, is a URL the harness polls from just after
+	// exec; the first 200 response is the READY event (a server's start-
+	// up: the NGINX workload). Other READY events are ignored then.
+	ReadyHTTP string
+	// StopAfterReady marks a subject that does not end by itself (a
+	// server): once READY the harness stops it (SIGTERM to its process
+	// tree, SIGKILL after stopGrace), and its samples have no exit time.
+	// Its probes start Start again when Hold is nil.
+	StopAfterReady bool
 	// WantCode is the exit status of a good start.
 	WantCode int
 	// GuestMemKiB is the guest RAM size: the probe reports the Rss of the

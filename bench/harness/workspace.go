@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -33,6 +34,11 @@ type Workspace struct {
 	Build string
 	// Flavour is the host's KVM module (report.ProbeHost).
 	Flavour report.Flavour
+	// Prebuilt, when set, is a directory of ready-made executables
+	// (gvmm, gvmm-init, gvmm-agent, launcher, kvmfloor, gokvm): the
+	// workspace takes them from there and builds nothing. The bench runs
+	// so inside the nested rig, whose L1 has no compilers (RigPrebuilt).
+	Prebuilt string
 
 	mu    sync.Mutex
 	cache map[string]*built
@@ -54,8 +60,17 @@ func NewWorkspace(repo, build string, flavour report.Flavour) (*Workspace, error
 	return &Workspace{Dir: dir, Repo: repo, Build: build, Flavour: flavour, cache: map[string]*built{}}, nil
 }
 
-// Close removes everything the workspace built.
-func (ws *Workspace) Close() error { return os.RemoveAll(ws.Dir) }
+// Close removes everything the workspace built, and the guard routes of
+// the NGINX subjects if they were added.
+func (ws *Workspace) Close() error {
+	ws.mu.Lock()
+	_, routed := ws.cache[nginxRoutesKey]
+	ws.mu.Unlock()
+	if routed {
+		ws.RemoveNginxRoutes()
+	}
+	return os.RemoveAll(ws.Dir)
+}
 
 // FindRepo walks up from dir to the directory holding go.mod.
 func FindRepo(dir string) (string, error) {
@@ -100,8 +115,24 @@ func (ws *Workspace) run(env []string, argv ...string) error {
 	return nil
 }
 
+// prebuilt returns Prebuilt/name when the workspace has a prebuilt set,
+// with ok true; an executable missing from the set is a skip.
+func (ws *Workspace) prebuilt(name string) (path string, ok bool, err error) {
+	if ws.Prebuilt == "" {
+		return "", false, nil
+	}
+	p := filepath.Join(ws.Prebuilt, name)
+	if _, err := os.Stat(p); err != nil {
+		return "", true, Skip("%s is not in the prebuilt set %s", name, ws.Prebuilt)
+	}
+	return p, true, nil
+}
+
 // goBuild builds the static binary of pkg as Dir/bin/name.
 func (ws *Workspace) goBuild(pkg, name string) (string, error) {
+	if p, ok, err := ws.prebuilt(name); ok {
+		return p, err
+	}
 	return ws.once("go:"+pkg, func() (string, error) {
 		out := filepath.Join(ws.Dir, "bin", name)
 		return out, ws.run([]string{"CGO_ENABLED=0"}, "go", "build", "-o", out, pkg)
@@ -110,6 +141,9 @@ func (ws *Workspace) goBuild(pkg, name string) (string, error) {
 
 // cc compiles a C program with the system compiler.
 func (ws *Workspace) cc(name string, src []byte) (string, error) {
+	if p, ok, err := ws.prebuilt(name); ok {
+		return p, err
+	}
 	return ws.once("cc:"+name, func() (string, error) {
 		if _, err := exec.LookPath("gcc"); err != nil {
 			return "", Skip("gcc not installed: apt-get install gcc libc6-dev")
@@ -137,6 +171,39 @@ func (ws *Workspace) Gvmm() (string, error) {
 	return ws.goBuild("./cmd/gvmm", "gvmm")
 }
 
+// GokvmModule is the gokvm the bench builds from the Go module proxy:
+// github.com/bobuhiro11/gokvm has no tagged release newer than this
+// pseudo-version (October 2023), which is what `go install ...@latest`
+// resolves to; pinned so that runs stay comparable.
+const GokvmModule = "github.com/bobuhiro11/gokvm@v0.0.8-0.20231003020000-f53faca69d28"
+
+// Gokvm builds gokvm, statically, from the module proxy (go install in
+// module mode outside gvmm's module, so gvmm's go.mod is not touched).
+func (ws *Workspace) Gokvm() (string, error) {
+	if p, ok, err := ws.prebuilt("gokvm"); ok {
+		return p, err
+	}
+	return ws.once("gokvm", func() (string, error) {
+		bin := filepath.Join(ws.Dir, "gokvm-bin")
+		cmd := exec.Command("go", "install", GokvmModule)
+		cmd.Dir = ws.Dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOBIN="+bin, "GOFLAGS=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", Skip("gokvm: go install %s failed (is the Go module proxy reachable?): %v: %s", GokvmModule, err, firstLineOf(out))
+		}
+		return filepath.Join(bin, "gokvm"), nil
+	})
+}
+
+// firstLineOf is the first line of a command's output, for a one-line reason.
+func firstLineOf(out []byte) string {
+	s := string(out)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
 // Agent builds the guest agent (the READY workload).
 func (ws *Workspace) Agent() (string, error) {
 	return ws.goBuild("./guest/cmd/gvmm-agent", "gvmm-agent")
@@ -144,6 +211,9 @@ func (ws *Workspace) Agent() (string, error) {
 
 // KVMFloor builds the raw KVM C program (bench/testdata/kvmfloor.c).
 func (ws *Workspace) KVMFloor() (string, error) {
+	if p, ok, err := ws.prebuilt("kvmfloor"); ok {
+		return p, err
+	}
 	src, err := os.ReadFile(filepath.Join(ws.Repo, "bench/testdata/kvmfloor.c"))
 	if err != nil {
 		return "", err

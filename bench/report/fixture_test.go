@@ -28,6 +28,8 @@ func fixtureRun() *Run {
 		Baseline:      SubjectCrun,
 		Host: Host{KVMFlavour: FlavourPVM, InVM: true, CPUModel: "AMD EPYC", Kernel: "6.18.44", CPUs: 2,
 			LoadStart: LoadAvg{0.5, 0.6, 0.7}, LoadEnd: LoadAvg{1.2, 0.9, 0.8}, GoVersion: "go1.26.0", GitRevision: "abc1234"},
+		Rig: &RigHost{Host: Host{KVMFlavour: FlavourAMD, Nested: true, InVM: true, CPUModel: "AMD EPYC (emulated)", Kernel: "6.1.0-41-cloud-amd64", CPUs: 1},
+			Emulator: "build/rig-qemu/qemu-system-x86_64", CPUs: 1, MemoryMiB: 2048, WallNS: int64(20 * time.Minute)},
 		Subjects: []Subject{
 			{Name: SubjectRawKVM, Kind: KindProcess, Workload: WorkloadReady, Where: WhereHost, Status: StatusMeasured,
 				Samples: starts(1200, 1*ms, 1*ms, 1*ms, 2*ms, 1*ms)},

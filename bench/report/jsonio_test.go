@@ -107,6 +107,7 @@ func TestDecodeRejects(t *testing.T) {
 			subject(m, 0)["stats"].(map[string]any)["ready_ns"].(map[string]any)["median"] = 1
 		}, ErrInvalid, "do not match the samples"},
 		{"unknown baseline", func(m map[string]any) { m["baseline"] = "podman" }, ErrInvalid, "baseline"},
+		{"rig rows without the rig", func(m map[string]any) { delete(m, "rig") }, ErrInvalid, "no rig description"},
 		{"no start time", func(m map[string]any) { delete(m, "started_at") }, ErrInvalid, "started_at"},
 		{"time runs backwards", func(m map[string]any) { m["finished_at"] = "2020-01-01T00:00:00Z" }, ErrInvalid, "before"},
 	} {

@@ -27,6 +27,9 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	}
 	p(" Times run from just before exec to READY; medians of N starts after a warm-up.\n\n")
 	writeHost(p, &run.Host)
+	if run.Rig != nil {
+		writeRig(p, run.Rig)
+	}
 	ratios := ratioTable(run)
 	writeStartup(p, run, ratios)
 	writeCPU(p, run)
@@ -59,6 +62,13 @@ func writeHost(p printer, h *Host) {
 	if h.CPUs > 0 && max(h.LoadStart.One, h.LoadEnd.One) > float64(h.CPUs) {
 		p("> The machine was busy: a load average above its %d CPUs means runnable tasks waited for a CPU, which stretches every time below. Compare ratios, not absolute times.\n\n", h.CPUs)
 	}
+}
+
+// writeRig describes the nested rig the "(rig)" rows were measured in.
+func writeRig(p printer, r *RigHost) {
+	p("## The nested rig\n\nRows marked (rig) ran inside the nested rig: an L1 Linux under QEMU's TCG emulator (%s, %d CPUs, %d MiB, %s of host wall time for the whole rig run), whose own KVM is %s on an emulated %s, kernel %s. ",
+		cell(r.Emulator), r.CPUs, r.MemoryMiB, time.Duration(r.WallNS).Round(time.Second), r.Host.KVMFlavour, cell(r.Host.CPUModel), cell(r.Host.Kernel))
+	p("Every instruction of L1 and of the guests in it is emulated: rig times are emulator times, often a hundred times the hardware's. Compare rig rows with rig rows only (the ratios do); never with host rows.\n\n")
 }
 
 // String prints "0.52 / 0.58 / 0.59".

@@ -38,6 +38,10 @@ func TestMarkdownFixture(t *testing.T) {
 	assert.Contains(t, host, "**These are not hardware numbers.** /dev/kvm on this host is kvm_pvm")
 	assert.NotContains(t, host, "busy", "load 1.2 on 2 CPUs is not busy")
 
+	rig := section(t, md, "The nested rig")
+	assert.Contains(t, rig, "QEMU's TCG emulator (build/rig-qemu/qemu-system-x86_64, 1 CPUs, 2048 MiB, 20m0s of host wall time")
+	assert.Contains(t, rig, "whose own KVM is kvm_amd on an emulated AMD EPYC (emulated), kernel 6.1.0-41-cloud-amd64")
+
 	start := section(t, md, "Start-up: time to READY")
 	assert.Contains(t, start, "| subject | kind | workload | where | n | median | min | max | p95 | × crun |")
 	assert.Contains(t, start, "| gvmm-container | container | ready | host | 5 | 6.90 ms | 6.80 ms | 7.00 ms | 7.00 ms | 0.69× |")

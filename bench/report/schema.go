@@ -89,6 +89,10 @@ type Run struct {
 	FinishedAt time.Time `json:"finished_at"`
 	// Host describes the machine and its KVM.
 	Host Host `json:"host"`
+	// Rig describes the nested rig's L1 (a QEMU TCG guest with kvm_amd)
+	// when subjects were measured there (Where "rig"); absent otherwise.
+	// Added in schema 1 as an optional field.
+	Rig *RigHost `json:"rig,omitempty"`
 	// Baseline names the subject the report's ratios are computed
 	// against (for example "crun" or "raw-kvm"); empty for none.
 	Baseline string `json:"baseline,omitempty"`
@@ -123,6 +127,20 @@ type Host struct {
 	// RunnerClass names the class of machine (for CI baselines, e.g.
 	// "github-ubuntu-latest"), when known.
 	RunnerClass string `json:"runner_class,omitempty"`
+}
+
+// RigHost is the L1 of the nested rig, as its own bench saw it, and how
+// the rig was run.
+type RigHost struct {
+	// Host is L1's view of itself: kvm_amd on an emulated CPU.
+	Host Host `json:"host"`
+	// Emulator is the QEMU binary that ran L1 with TCG.
+	Emulator string `json:"emulator"`
+	// CPUs and MemoryMiB size L1.
+	CPUs      int `json:"cpus"`
+	MemoryMiB int `json:"memory_mib"`
+	// WallNS is the host's wall time for the whole rig run.
+	WallNS int64 `json:"wall_ns"`
 }
 
 // LoadAvg is the kernel's run-queue load average (proc(5), /proc/loadavg).
@@ -195,6 +213,10 @@ func (r *Run) Validate() error {
 	}
 	if !oneOf(r.Host.KVMFlavour, FlavourIntel, FlavourAMD, FlavourPVM, FlavourNone) {
 		return fmt.Errorf("%w: host.kvm_flavour %q is not one of kvm_intel, kvm_amd, kvm_pvm, none", ErrInvalid, r.Host.KVMFlavour)
+	}
+	rigRows := slices.ContainsFunc(r.Subjects, func(s Subject) bool { return s.Where == WhereRig && s.Status == StatusMeasured })
+	if rigRows && r.Rig == nil {
+		return fmt.Errorf("%w: subjects measured in the rig but no rig description", ErrInvalid)
 	}
 	if r.StartedAt.IsZero() {
 		return fmt.Errorf("%w: started_at is not set", ErrInvalid)

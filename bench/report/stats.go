@@ -120,3 +120,19 @@ func summariseAll(samples []Sample) map[Metric]Stats {
 	}
 	return out
 }
+
+// MedianFloat is the median of v (the mean of the two middle values for
+// an even count), for derived quantities such as MB/s; 0 for none. v is
+// not modified.
+func MedianFloat(v []float64) float64 {
+	n := len(v)
+	if n == 0 {
+		return 0
+	}
+	w := slices.Clone(v)
+	slices.Sort(w)
+	if n%2 == 1 {
+		return w[n/2]
+	}
+	return (w[n/2-1] + w[n/2]) / 2
+}

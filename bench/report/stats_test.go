@@ -70,3 +70,11 @@ func TestComputeStats(t *testing.T) {
 	assert.NotContains(t, tiny.Stats, MetricGuestClockReadyNS, "no sample has it")
 	assert.Nil(t, run.Subject("gokvm").Stats)
 }
+
+func TestMedianFloat(t *testing.T) {
+	assert.Zero(t, MedianFloat(nil))
+	assert.Equal(t, 2.5, MedianFloat([]float64{3, 1, 2.5}))
+	v := []float64{4, 1, 3, 2}
+	assert.Equal(t, 2.5, MedianFloat(v))
+	assert.Equal(t, []float64{4, 1, 3, 2}, v, "the input keeps its order")
+}

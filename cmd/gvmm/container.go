@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -23,7 +24,7 @@ func containerUsage() {
 	fmt.Fprintln(os.Stderr, `usage: gvmm container <verb> [arguments]
 
 verbs:
-  run [-it] [--name N] [--memory M] [--pids N] [--cpus C] [--net] [--rm] ROOTFS|BUNDLE [-- CMD...]
+  run [-it] [--name N] [--memory M] [--pids N] [--cpus C] [--net [--ip A]] [--rm] ROOTFS|BUNDLE [-- CMD...]
   ps [-a]               list running (all) containers
   stop [-t SECS] NAME   SIGTERM, then SIGKILL after the grace period
   rm [-f] NAME          remove a stopped container (-f: kill it first)
@@ -95,6 +96,7 @@ func containerRun(args []string) int {
 	pids := fs.Int64("pids", 0, "maximum number of processes (0: no limit)")
 	cpus := fs.Float64("cpus", 0, "CPU limit in CPUs, e.g. 0.5 (0: no limit)")
 	network := fs.Bool("net", false, "give the container a veth link to the host")
+	ip := fs.String("ip", "", "with --net: the container's address, 10.201.A.B with B = 2 mod 4 (default: the first free link)")
 	remove := fs.Bool("rm", false, "remove the container when it exits")
 	hostname := fs.String("hostname", "", "host name inside the container")
 	runDir := fs.String("run-dir", container.DefaultRunDir, "state directory")
@@ -120,9 +122,15 @@ func containerRun(args []string) int {
 	if err != nil {
 		return containerFail(err)
 	}
+	var netIP net.IP
+	if *ip != "" {
+		if netIP = net.ParseIP(*ip); netIP == nil {
+			return containerFail(fmt.Errorf("--ip %q: %w", *ip, container.ErrBadAddress))
+		}
+	}
 	// Handoff: once the workload runs, gvmm-init's small waiter replaces
 	// this process; containerFinish then gets dir and memory back.
-	o := container.Options{Spec: spec, Name: *name, Net: *network, RunDir: *runDir,
+	o := container.Options{Spec: spec, Name: *name, Net: *network, NetIP: netIP, RunDir: *runDir,
 		Remove: *remove, Stdout: os.Stdout, Stderr: os.Stderr, ReadyLog: os.Stderr,
 		Handoff: []string{dir, *memory}}
 	if *interactive {

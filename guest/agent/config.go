@@ -37,6 +37,8 @@ const (
 	keyHTTP        = "gvmm.http"
 	keyFetch       = "gvmm.fetch"
 	keyModules     = "gvmm.modules"
+	keyReady       = "gvmm.ready"
+	keyExec        = "gvmm.exec"
 	moduleListSeps = ","
 )
 
@@ -51,6 +53,7 @@ const (
 	EnvInterface = "GVMM_IF"
 	EnvHTTP      = "GVMM_HTTP"
 	EnvModules   = "GVMM_MODULES"
+	EnvExec      = "GVMM_EXEC"
 )
 
 // ErrBadConfig is returned (wrapped) for any malformed setting.
@@ -77,6 +80,15 @@ type Config struct {
 	// Modules lists kernel modules (names without .ko) to load from
 	// ModuleDir, in order; nil means "all of them, in modules.order".
 	Modules []string
+	// ReadyConsoleOnly (gvmm.ready=console) makes the agent leave the
+	// boot-timer ports alone: READY is only its "gvmm-agent: READY"
+	// console line, and poweroff is the kernel's alone. For VMMs without
+	// gvmm's debug device (gokvm stops the VM at an unknown port).
+	ReadyConsoleOnly bool
+	// Exec, when set (gvmm.exec=/usr/sbin/nginx), is the program the agent
+	// execs after READY instead of following Mode: argv[0] is an absolute
+	// path, the other words its arguments (see parseExec).
+	Exec []string
 	// Unknown lists gvmm.* keys that were ignored, for a warning.
 	Unknown []string
 }
@@ -112,6 +124,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 		{EnvInterface, keyInterface},
 		{EnvHTTP, keyHTTP},
 		{EnvModules, keyModules},
+		{EnvExec, keyExec},
 	}
 	for _, p := range pairs {
 		if v := getenv(p.env); v != "" {
@@ -132,6 +145,21 @@ func (c *Config) set(key, value string) error {
 			return fmt.Errorf("%w: %s=%q: want poweroff, reboot, stay or shell", ErrBadConfig, key, value)
 		}
 		c.Mode = m
+	case keyReady:
+		switch value {
+		case "port":
+			c.ReadyConsoleOnly = false
+		case "console":
+			c.ReadyConsoleOnly = true
+		default:
+			return fmt.Errorf("%w: %s=%q: want port (the boot-timer device, the default) or console", ErrBadConfig, key, value)
+		}
+	case keyExec:
+		argv, err := parseExec(value)
+		if err != nil {
+			return fmt.Errorf("%w: %s=%q: %w", ErrBadConfig, key, value, err)
+		}
+		c.Exec = argv
 	case keyIP:
 		p, err := netip.ParsePrefix(value)
 		if err != nil || !p.Addr().Is4() {
@@ -173,6 +201,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Gateway.IsValid() && !c.IP.Masked().Contains(c.Gateway) {
 		return fmt.Errorf("%w: gateway %s is not in %s", ErrBadConfig, c.Gateway, c.IP.Masked())
+	}
+	if len(c.Exec) > 0 && c.HTTPAddr != "" {
+		return fmt.Errorf("%w: %s and %s together: the agent's HTTP server would end with the exec", ErrBadConfig, keyExec, keyHTTP)
 	}
 	return nil
 }

@@ -96,6 +96,16 @@ func (p *portSignaller) Exit(status byte) error { return p.ports.Out(ExitPort, s
 func (p *portSignaller) InVM() bool             { return true }
 func (p *portSignaller) Close() error           { return p.ports.Close() }
 
+// consoleSignaller is for a VM whose VMM has no boot-timer device
+// (gvmm.ready=console): READY is the console line the agent prints next,
+// and the exit register does not exist.
+type consoleSignaller struct{}
+
+func (consoleSignaller) Ready() error    { return nil }
+func (consoleSignaller) Exit(byte) error { return nil }
+func (consoleSignaller) InVM() bool      { return true }
+func (consoleSignaller) Close() error    { return nil }
+
 // devPort does port I/O through /dev/port: its file offset is the port
 // number.
 type devPort struct{ f *os.File }

@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Exit statuses of Main.
@@ -77,11 +79,16 @@ func Main(env Env) int {
 		a.printf("error: %v", err)
 		return a.fail(exitFailure)
 	}
-	defer sig.Close()
 	a.sig = sig
+	defer func() { _ = a.sig.Close() }()
 	if err := a.configure(); err != nil {
 		a.printf("error: %v", err)
 		return a.fail(exitUsage)
+	}
+	if a.cfg.ReadyConsoleOnly && sig.InVM() {
+		_ = sig.Close()
+		sig = consoleSignaller{}
+		a.sig = sig // READY and poweroff without the boot-timer ports
 	}
 	if err := a.setUp(); err != nil {
 		a.printf("error: %v", err)
@@ -93,6 +100,15 @@ func Main(env Env) int {
 	a.stop = make(chan os.Signal, 1)
 	signal.Notify(a.stop, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(a.stop)
+	if sig.InVM() {
+		// The guest's own clock at READY (CLOCK_BOOTTIME: since the
+		// kernel started counting), for the bench to split a VM's start-up
+		// into "VMM until the kernel runs" and "kernel until READY".
+		var ts unix.Timespec
+		if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) == nil {
+			a.printf("clock %d ns", ts.Nano())
+		}
+	}
 	if err := sig.Ready(); err != nil {
 		a.printf("error: %v", err)
 		return a.fail(exitFailure)
@@ -105,6 +121,9 @@ func Main(env Env) int {
 		} else {
 			a.printf("fetch: received %d sha256 %s", n, sum)
 		}
+	}
+	if len(a.cfg.Exec) > 0 {
+		return a.execProgram()
 	}
 	a.printf("mode %s", a.cfg.Mode)
 	return a.finish()
@@ -153,6 +172,9 @@ func (a *agent) configure() error {
 // setUp prepares the guest: mounts and modules (VM only), network, HTTP, and
 // prints the facts tests assert.
 func (a *agent) setUp() error {
+	if err := checkExecutable(a.cfg.Exec); err != nil {
+		return err
+	}
 	if !a.inContainer {
 		mounted, err := EnsureMounts()
 		if err != nil {

@@ -47,6 +47,7 @@ func TestMainContainerPoweroff(t *testing.T) {
 	assert.Contains(t, out.String(), "gvmm-agent: mode poweroff\n")
 	assert.Regexp(t, `gvmm-agent: cpus online: \d+ \(`, out.String())
 	assert.NotContains(t, out.String(), "cmdline:", "a container does not read the host's command line")
+	assert.NotContains(t, out.String(), "clock", "a container's clock is the host's")
 }
 
 // In VM mode on a host the agent signals READY through the port file, then
@@ -56,12 +57,24 @@ func TestMainVMModeOnHost(t *testing.T) {
 
 	assert.Equal(t, exitFailure, Main(env))
 	assert.Contains(t, out.String(), "gvmm-agent: cmdline: console=ttyS0 gvmm.mode=poweroff\n")
+	assert.Regexp(t, `gvmm-agent: clock [1-9][0-9]* ns\ngvmm-agent: READY\n`, out.String(), "the guest clock, just before READY")
 	assert.Contains(t, out.String(), "gvmm-agent: READY\n")
 	assert.Contains(t, out.String(), ErrNotGuest.Error())
 	b, err := os.ReadFile(env.PortDevice)
 	require.NoError(t, err)
 	require.Len(t, b, DebugPort+1, "READY written, exit register untouched")
 	assert.Equal(t, byte(ReadyMagic), b[DebugPort])
+}
+
+// With gvmm.ready=console (gokvm) no port is touched: READY is the line.
+func TestMainVMReadyOnConsoleOnly(t *testing.T) {
+	env, out := testEnv(t, nil, "console=ttyS0 gvmm.mode=poweroff gvmm.ready=console")
+
+	assert.Equal(t, exitFailure, Main(env), "a host is no guest to power off")
+	assert.Contains(t, out.String(), "gvmm-agent: READY\n")
+	b, err := os.ReadFile(env.PortDevice)
+	require.NoError(t, err)
+	assert.Empty(t, b, "neither the READY nor the exit register was written")
 }
 
 func TestMainBadSettings(t *testing.T) {

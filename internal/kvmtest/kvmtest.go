@@ -23,3 +23,16 @@ func Require(t testing.TB) {
 	}
 	t.Skipf("needs /dev/kvm (open: %v); enable KVM or nested virtualization to run it", err)
 }
+
+// RequireArtefact skips the test when the make artefact at path is
+// missing, naming the target that builds it; under GVMM_REQUIRE_KVM=1
+// (CI, which builds every artefact first) a missing one is a failure.
+func RequireArtefact(t testing.TB, path, target string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	} else if os.Getenv("GVMM_REQUIRE_KVM") == "1" {
+		t.Fatalf("GVMM_REQUIRE_KVM=1 but %s is missing (make %s): %v", path, target, err)
+	}
+	t.Skipf("needs %s: make %s", path, target)
+}

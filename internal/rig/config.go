@@ -289,3 +289,8 @@ func firstLine(data []byte) string {
 	line, _, _ := strings.Cut(string(data), "\n")
 	return strings.TrimSpace(line)
 }
+
+// Resolve returns c with every default filled in and its inputs checked,
+// as Run will use it: for callers that report how the rig ran (which
+// QEMU, how many CPUs).
+func (c Config) Resolve() (Config, error) { return c.withDefaults() }

@@ -19,6 +19,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,7 +44,24 @@ type config struct {
 	verbose     bool
 	baseline    string
 	runnerClass string
+
+	// The nested rig (rig.go): when the Linux rows go there, and how.
+	rig             string
+	rigN, rigCPUs   int
+	rigTimeout      time.Duration
+	rigStartTimeout time.Duration
+	// Set for the bench that runs inside L1.
+	inRig       bool
+	prebuilt    string
+	gitRevision string
 }
+
+// The -rig choices.
+const (
+	rigAuto   = "auto"   // the Linux rows go to the rig on a kvm_pvm host
+	rigAlways = "always" // they go there on any host
+	rigNever  = "never"  // they never do (and skip on kvm_pvm)
+)
 
 func parse(args []string) (config, error) {
 	var c config
@@ -55,6 +74,14 @@ func parse(args []string) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "bound on each start")
 	fs.StringVar(&c.baseline, "baseline", "", "subject the ratios are taken against (default: crun when measured)")
 	fs.BoolVar(&c.verbose, "v", false, "log every start")
+	fs.StringVar(&c.rig, "rig", envOr("BENCH_RIG", rigAuto), "where the Linux rows run: auto (in the nested rig on a kvm_pvm host, which cannot boot Linux), always, or never; default $BENCH_RIG, else auto")
+	fs.IntVar(&c.rigN, "rig-n", envInt("BENCH_RIG_N", 3), "measured starts per Linux row in the rig (emulated: tens of seconds to minutes each); default $BENCH_RIG_N, else 3")
+	fs.IntVar(&c.rigCPUs, "rig-cpus", 1, "CPUs of the rig's L1 (one is steadier: NESTED.md)")
+	fs.DurationVar(&c.rigTimeout, "rig-timeout", defaultRigTimeout, "bound on the whole rig run")
+	fs.DurationVar(&c.rigStartTimeout, "rig-start-timeout", 5*time.Minute, "bound on each start inside the rig")
+	fs.BoolVar(&c.inRig, "in-rig", false, "internal: this bench runs inside the rig's L1 (rows are marked rig, results go to the console)")
+	fs.StringVar(&c.prebuilt, "prebuilt", "", "internal: `directory` of static executables to use instead of building (with -in-rig)")
+	fs.StringVar(&c.gitRevision, "git-revision", "", "internal: gvmm's commit, for a bench run outside the checkout")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -63,6 +90,12 @@ func parse(args []string) (config, error) {
 	}
 	if c.n < 1 || c.probes < 0 || c.timeout <= 0 {
 		return c, errors.New("-n must be at least 1, -probes at least 0 and -timeout positive")
+	}
+	if c.rig != rigAuto && c.rig != rigAlways && c.rig != rigNever {
+		return c, fmt.Errorf("-rig %q: want auto, always or never", c.rig)
+	}
+	if c.rigN < 1 || c.rigCPUs < 1 || c.rigTimeout <= 0 || c.rigStartTimeout <= 0 {
+		return c, errors.New("-rig-n and -rig-cpus must be at least 1, the rig timeouts positive")
 	}
 	c.probes = min(c.probes, c.n)
 	c.runnerClass = os.Getenv("BENCH_RUNNER_CLASS")
@@ -83,10 +116,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	repo, err := harness.FindRepo(".")
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(c.out, 0o755); err != nil {
 		return fmt.Errorf("output directory: %w", err)
 	}
@@ -94,35 +123,137 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	host.RunnerClass = c.runnerClass
-	host.GitRevision = gitRevision(repo)
-	build := c.build
-	if !filepath.IsAbs(build) {
-		build = filepath.Join(repo, build)
-	}
-	ws, err := harness.NewWorkspace(repo, build, host.KVMFlavour)
+	ws, err := workspace(c, &host)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
 	r := report.Run{SchemaVersion: report.SchemaVersion, StartedAt: time.Now().UTC(), Host: host}
-	log.Info("bench starting", "kvm", host.KVMFlavour, "subjects", len(subjects), "n", c.n, "probes", c.probes)
+	onHost, inRig := splitRig(c, host.KVMFlavour, subjects)
+	log.Info("bench starting", "kvm", host.KVMFlavour, "subjects", len(onHost), "rig subjects", len(inRig), "n", c.n, "probes", c.probes)
 	// Ctrl-C or SIGTERM: the subjects run in process groups of their
 	// own and do not get the terminal's signal; Run kills and cleans up
 	// the one that is running.
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	r.Subjects, err = harness.Run(ctx, ws, subjects, left, "not selected (-only "+c.only+")",
+	measured, err := harness.Run(ctx, ws, onHost, left, "not selected (-only "+c.only+")",
 		harness.Options{N: c.n, Probes: c.probes, Timeout: c.timeout, Log: log})
 	if err != nil {
 		return err
 	}
+	if len(inRig) > 0 {
+		rows, rh, err := runRig(ctx, c, ws, inRig, log)
+		if ctx.Err() != nil {
+			return fmt.Errorf("bench interrupted: %w", ctx.Err())
+		}
+		if err != nil {
+			log.Warn("rig failed", "err", err)
+			rows = rigFailed(inRig, err)
+		}
+		r.Rig = rh
+		measured = append(measured, rows...)
+	}
+	r.Subjects = inCatalogueOrder(measured)
 	r.FinishedAt = time.Now().UTC()
 	if r.Host.LoadEnd, err = report.ReadLoadAvg(os.DirFS("/")); err != nil {
 		return err
 	}
 	r.Baseline = pickBaseline(&r, c.baseline)
-	return write(c.out, &r)
+	if err := write(c.out, &r); err != nil {
+		return err
+	}
+	if c.inRig {
+		return emitResults(os.Stdout, filepath.Join(c.out, "results.json"))
+	}
+	return nil
+}
+
+// workspace makes the bench's workspace: in the checkout, or inside the
+// rig from the prebuilt executables and the copied artefacts.
+func workspace(c config, host *report.Host) (*harness.Workspace, error) {
+	host.RunnerClass = c.runnerClass
+	if c.inRig {
+		if c.prebuilt == "" {
+			return nil, errors.New("-in-rig needs -prebuilt")
+		}
+		host.GitRevision = c.gitRevision
+		ws, err := harness.NewWorkspace("", c.build, host.KVMFlavour)
+		if err != nil {
+			return nil, err
+		}
+		ws.Prebuilt = c.prebuilt
+		return ws, nil
+	}
+	repo, err := harness.FindRepo(".")
+	if err != nil {
+		return nil, err
+	}
+	host.GitRevision = firstNonEmpty(c.gitRevision, gitRevision(repo))
+	build := c.build
+	if !filepath.IsAbs(build) {
+		build = filepath.Join(repo, build)
+	}
+	return harness.NewWorkspace(repo, build, host.KVMFlavour)
+}
+
+// splitRig separates the subjects that run inside the nested rig: the
+// Linux rows, on a kvm_pvm host (or always, with -rig always).
+func splitRig(c config, flavour report.Flavour, subjects []harness.Subject) (onHost, inRig []harness.Subject) {
+	toRig := !c.inRig && (c.rig == rigAlways || (c.rig == rigAuto && flavour == report.FlavourPVM))
+	for _, s := range subjects {
+		if toRig && s.Linux {
+			inRig = append(inRig, s)
+		} else {
+			onHost = append(onHost, s)
+		}
+	}
+	return onHost, inRig
+}
+
+// inCatalogueOrder sorts rows into the catalogue's order (host and rig
+// rows were measured apart); rows not in the catalogue keep theirs, last.
+func inCatalogueOrder(rows []report.Subject) []report.Subject {
+	rank := map[string]int{}
+	for i, s := range harness.Catalogue() {
+		rank[s.Name] = i
+	}
+	out := slices.Clone(rows)
+	slices.SortStableFunc(out, func(a, b report.Subject) int {
+		ra, oka := rank[a.Name]
+		rb, okb := rank[b.Name]
+		switch {
+		case oka && okb:
+			return ra - rb
+		case oka:
+			return -1
+		case okb:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// envOr is $name, or def when it is unset or empty.
+func envOr(name, def string) string {
+	return firstNonEmpty(os.Getenv(name), def)
+}
+
+// envInt is $name as a number, or def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
 }
 
 // pickBaseline is the asked-for subject, else crun when it was measured.

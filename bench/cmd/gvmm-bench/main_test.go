@@ -28,7 +28,11 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, 3, c.probes, "never more probes than rounds")
 	assert.Equal(t, "vm", c.only, "the flag wins over BENCH_ONLY")
 
-	for _, bad := range [][]string{{"-n", "0"}, {"-timeout", "0s"}, {"-probes", "-1"}, {"extra"}, {"-bogus"}} {
+	assert.Equal(t, rigAuto, c.rig)
+	assert.Equal(t, 3, c.rigN)
+
+	for _, bad := range [][]string{{"-n", "0"}, {"-timeout", "0s"}, {"-probes", "-1"}, {"extra"}, {"-bogus"},
+		{"-rig", "sometimes"}, {"-rig-n", "0"}} {
 		_, err := parse(bad)
 		assert.Error(t, err, "%v", bad)
 	}

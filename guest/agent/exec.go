@@ -1,0 +1,71 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path"
+	"strings"
+	"syscall"
+)
+
+// ErrNoProgram: the program gvmm.exec names is missing or not executable.
+var ErrNoProgram = errors.New("gvmm.exec program not runnable")
+
+// errExecRelative is parseExec's complaint about a relative path.
+var errExecRelative = errors.New("want an absolute path, then arguments separated by spaces, e.g. /usr/sbin/nginx")
+
+// parseExec splits a gvmm.exec value into argv: words separated by spaces
+// (on the kernel command line, quote the whole word to keep its spaces:
+// "gvmm.exec=/bin/prog -v"). An argument cannot itself hold a space: put
+// such a command line in a script. The program is an absolute path, since
+// there is no PATH search to rely on in an initramfs. An empty value
+// clears the setting.
+func parseExec(value string) ([]string, error) {
+	argv := strings.Fields(value)
+	if len(argv) == 0 {
+		return nil, nil
+	}
+	if !path.IsAbs(argv[0]) {
+		return nil, errExecRelative
+	}
+	return argv, nil
+}
+
+// checkExecutable fails before READY, not after it, when the program of
+// gvmm.exec cannot run: a guest that reports READY and then has nothing
+// to run would leave the host waiting for a server that never comes.
+func checkExecutable(argv []string) error {
+	if len(argv) == 0 {
+		return nil
+	}
+	fi, err := os.Stat(argv[0])
+	if err != nil {
+		return fmt.Errorf("%w: %w (is it in the image?)", ErrNoProgram, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%w: %s is not an executable file (mode %v)", ErrNoProgram, argv[0], fi.Mode())
+	}
+	return nil
+}
+
+// execProgram replaces the agent with the program of gvmm.exec once the
+// guest is set up and READY has gone out: the program (nginx, for the
+// bench) inherits the console, the environment and the agent's place as
+// u-root's uinit (or as the container's workload). The READY channel is
+// closed first so the program does not hold the runtime's pipe. It returns
+// only when execve fails.
+func (a *agent) execProgram() int {
+	argv := a.cfg.Exec
+	a.printf("exec %s", strings.Join(argv, " "))
+	// execve resets caught signals to their default; stop relaying them
+	// anyway so none is consumed in between.
+	signal.Stop(a.stop)
+	if err := a.sig.Close(); err != nil {
+		a.printf("warning: close the READY channel: %v", err)
+	}
+	err := syscall.Exec(argv[0], argv, os.Environ())
+	a.printf("error: exec %s: %v", argv[0], err)
+	return exitFailure
+}
