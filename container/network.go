@@ -86,9 +86,6 @@ func setupVeth(pid int, n Network) error {
 	if err == nil {
 		err = netlink.AddrAdd(host, &netlink.Addr{IPNet: &net.IPNet{IP: n.HostIP, Mask: mask}})
 	}
-	if err == nil {
-		err = netlink.LinkSetUp(host)
-	}
 	if err != nil {
 		removeVeth(n.HostIf)
 		return fmt.Errorf("host end %s: %w", n.HostIf, err)
@@ -102,6 +99,15 @@ func setupVeth(pid int, n Network) error {
 	if err := configurePeer(h, n, mask); err != nil {
 		removeVeth(n.HostIf)
 		return err
+	}
+	// The host end goes up last. Up, it gives the host its route to the
+	// container; a packet sent on it while the container's end was still
+	// down would leave an unanswered ARP request behind, and the host
+	// would ask again only after a second (the neighbour table's
+	// retransmit time): a client connecting early would wait that long.
+	if err := netlink.LinkSetUp(host); err != nil {
+		removeVeth(n.HostIf)
+		return fmt.Errorf("host end %s up: %w", n.HostIf, err)
 	}
 	return nil
 }

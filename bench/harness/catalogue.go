@@ -38,14 +38,14 @@ func linuxCmdline(mode string) string {
 // them: the floors, gvmm's VMs and their peers, then the containers and
 // their peers.
 func Catalogue() []Subject {
-	vm := func(name string, w report.Workload, prep func(*Workspace) (*Plan, error)) Subject {
-		return Subject{Name: name, Kind: report.KindVM, Workload: w, Where: report.WhereHost, Prepare: prep}
+	vm := func(name, guest string, w report.Workload, prep func(*Workspace) (*Plan, error)) Subject {
+		return Subject{Name: name, Kind: report.KindVM, Workload: w, Where: report.WhereHost, Guest: guest, Prepare: prep}
 	}
 	ctr := func(name string, w report.Workload, prep func(*Workspace) (*Plan, error)) Subject {
 		return Subject{Name: name, Kind: report.KindContainer, Workload: w, Where: report.WhereHost, Prepare: prep}
 	}
-	linux := func(name string, w report.Workload, prep func(*Workspace) (*Plan, error)) Subject {
-		s := vm(name, w, prep)
+	linux := func(name, guest string, w report.Workload, prep func(*Workspace) (*Plan, error)) Subject {
+		s := vm(name, guest, w, prep)
 		s.Linux = true
 		return s
 	}
@@ -53,17 +53,19 @@ func Catalogue() []Subject {
 		return Subject{Name: name, Kind: report.KindProcess, Workload: report.WorkloadReady, Where: report.WhereHost, Prepare: prep}
 	}
 	ready, nginx := report.WorkloadReady, report.WorkloadNginx
+	// The guests, for comparing like with like.
+	const tiny, minimal, debian = "pvh-tiny", "linux-minimal", "linux-debian"
 	return []Subject{
 		proc(report.SubjectRawKVM, prepRawKVM),
-		vm(report.SubjectGvmmTiny, ready, prepGvmmTiny),
-		vm(report.SubjectQEMUMicrovmTiny, ready, prepQEMUTiny("microvm,x-option-roms=off,rtc=off,isa-serial=on")),
-		vm("qemu-pc-pvh-tiny", ready, prepQEMUTiny("pc")),
-		linux(SubjectGvmmLinux, ready, prepGvmmLinux("kernel/bzImage", "kernel", "initramfs.cpio", "initramfs")),
-		linux("gvmm-vm-pvh-minimal", ready, prepGvmmLinux("kernel/vmlinux", "kernel", "initramfs.cpio", "initramfs")),
-		linux("gvmm-vm-bzimage-debian", ready, prepGvmmLinux("debian-kernel/vmlinuz", "kernel-debian", "initramfs-debian.cpio", "initramfs-debian")),
-		linux("qemu-microvm-linux-minimal", ready, prepQEMULinux),
-		linux("gokvm-linux-minimal", ready, prepGokvm),
-		linux("gvmm-vm-nginx", nginx, prepNginxVM),
+		vm(report.SubjectGvmmTiny, tiny, ready, prepGvmmTiny),
+		vm(report.SubjectQEMUMicrovmTiny, tiny, ready, prepQEMUTiny("microvm,x-option-roms=off,rtc=off,isa-serial=on")),
+		vm("qemu-pc-pvh-tiny", tiny, ready, prepQEMUTiny("pc")),
+		linux(SubjectGvmmLinux, minimal, ready, prepGvmmLinux("kernel/bzImage", "kernel", "initramfs.cpio", "initramfs")),
+		linux("gvmm-vm-pvh-minimal", minimal, ready, prepGvmmLinux("kernel/vmlinux", "kernel", "initramfs.cpio", "initramfs")),
+		linux("gvmm-vm-bzimage-debian", debian, ready, prepGvmmLinux("debian-kernel/vmlinuz", "kernel-debian", "initramfs-debian.cpio", "initramfs-debian")),
+		linux("qemu-microvm-linux-minimal", minimal, ready, prepQEMULinux),
+		linux("gokvm-linux-minimal", minimal, ready, prepGokvm),
+		linux("gvmm-vm-nginx", minimal, nginx, prepNginxVM),
 		ctr(report.SubjectGvmmContainer, ready, prepGvmmContainer),
 		ctr(report.SubjectCrun, ready, prepOCI("crun", "crun")),
 		ctr("runc", ready, prepOCI("runc", "runc")),

@@ -50,7 +50,7 @@ func Run(ctx context.Context, ws *Workspace, subjects, left []Subject, leftReaso
 	out := make([]report.Subject, len(subjects), len(subjects)+len(left))
 	var running []live
 	for i, s := range subjects {
-		out[i] = report.Subject{Name: s.Name, Kind: s.Kind, Workload: s.Workload, Where: s.Where}
+		out[i] = report.Subject{Name: s.Name, Kind: s.Kind, Workload: s.Workload, Where: s.Where, Guest: s.Guest}
 		plan, err := s.Prepare(ws)
 		switch {
 		case errors.Is(err, ErrSkip):
@@ -67,7 +67,7 @@ func Run(ctx context.Context, ws *Workspace, subjects, left []Subject, leftReaso
 		}
 	}
 	for _, s := range left {
-		out = append(out, report.Subject{Name: s.Name, Kind: s.Kind, Workload: s.Workload, Where: s.Where,
+		out = append(out, report.Subject{Name: s.Name, Kind: s.Kind, Workload: s.Workload, Where: s.Where, Guest: s.Guest,
 			Status: report.StatusSkipped, Reason: leftReason})
 	}
 	// Warm-up: fills the page cache and pays first-use costs; not kept.

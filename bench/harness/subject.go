@@ -37,6 +37,9 @@ type Subject struct {
 	Kind     report.Kind
 	Workload report.Workload
 	Where    report.Where
+	// Guest names what a VM boots (report.Subject.Guest): the report
+	// compares VMs only when they boot the same guest.
+	Guest string
 	// Linux marks a subject that boots a Linux kernel: on a host whose
 	// KVM cannot (kvm_pvm) it runs inside the nested rig instead (rig.go).
 	Linux bool

@@ -87,6 +87,12 @@ func TestLosses(t *testing.T) {
 	for _, l := range Losses(run) {
 		assert.NotContains(t, l, SubjectRawKVM)
 	}
+	// VMs booting different guests are not each other's peers.
+	run.Subject("gvmm-vm-bzimage-minimal").Guest = "linux-debian"
+	run.Subject("qemu-microvm-bzimage-minimal").Guest = "linux-minimal"
+	assert.Len(t, Losses(run), 2, "only the container losses are left")
+	run.Subject("gvmm-vm-bzimage-minimal").Guest = "linux-minimal"
+	assert.Len(t, Losses(run), 4)
 	setReady(run, "qemu-microvm-bzimage-minimal", 900*ms)
 	for i := range run.Subjects {
 		for j := range run.Subjects[i].Samples {
@@ -103,6 +109,12 @@ func TestCastleVsVillage(t *testing.T) {
 		"gvmm's container (gvmm-container) in 6.90 ms: the VM takes 0.26× the container's time"}, CastleVsVillage(run))
 	run.Subject(SubjectGvmmContainer).Workload = WorkloadNginx
 	assert.Empty(t, CastleVsVillage(run), "different workloads are not paired")
+
+	// NGINX on the course machine: the VM in the rig, the container on
+	// the host. Said, not divided.
+	run.Subject("gvmm-vm-bzimage-minimal").Workload = WorkloadNginx
+	assert.Equal(t, []string{"castle against village, nginx workload: not compared: gvmm's VM (gvmm-vm-bzimage-minimal) " +
+		"was measured in the nested rig, its container (gvmm-container) on the host: two different clocks"}, CastleVsVillage(run))
 }
 
 func TestFormat(t *testing.T) {

@@ -159,6 +159,11 @@ type Subject struct {
 	Kind     Kind     `json:"kind"`
 	Workload Workload `json:"workload"`
 	Where    Where    `json:"where"`
+	// Guest names what a VM boots ("pvh-tiny", "linux-minimal",
+	// "linux-debian"): VMs are compared with each other only when they
+	// boot the same guest. Empty for containers and processes (they all
+	// run the same root file system). Optional, added in schema 1.
+	Guest string `json:"guest,omitempty"`
 	// Status says whether Samples are real; Reason says why not.
 	Status Status `json:"status"`
 	Reason string `json:"reason,omitempty"`

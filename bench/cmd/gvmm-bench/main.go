@@ -50,6 +50,9 @@ type config struct {
 	rigN, rigCPUs   int
 	rigTimeout      time.Duration
 	rigStartTimeout time.Duration
+	// render, when set, is a results.json to render again, measuring
+	// nothing.
+	render string
 	// Set for the bench that runs inside L1.
 	inRig       bool
 	prebuilt    string
@@ -79,6 +82,7 @@ func parse(args []string) (config, error) {
 	fs.IntVar(&c.rigCPUs, "rig-cpus", 1, "CPUs of the rig's L1 (one is steadier: NESTED.md)")
 	fs.DurationVar(&c.rigTimeout, "rig-timeout", defaultRigTimeout, "bound on the whole rig run")
 	fs.DurationVar(&c.rigStartTimeout, "rig-start-timeout", 5*time.Minute, "bound on each start inside the rig")
+	fs.StringVar(&c.render, "render", "", "measure nothing: write report.md and the charts of this results.json `file` into -out")
 	fs.BoolVar(&c.inRig, "in-rig", false, "internal: this bench runs inside the rig's L1 (rows are marked rig, results go to the console)")
 	fs.StringVar(&c.prebuilt, "prebuilt", "", "internal: `directory` of static executables to use instead of building (with -in-rig)")
 	fs.StringVar(&c.gitRevision, "git-revision", "", "internal: gvmm's commit, for a bench run outside the checkout")
@@ -106,6 +110,16 @@ func run(args []string) error {
 	c, err := parse(args)
 	if err != nil {
 		return err
+	}
+	if c.render != "" {
+		r, err := report.Load(c.render)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(c.out, 0o755); err != nil {
+			return fmt.Errorf("output directory: %w", err)
+		}
+		return write(c.out, r)
 	}
 	level := slog.LevelInfo
 	if c.verbose {

@@ -118,7 +118,7 @@ func rigRows(inner *report.Run, subjects []harness.Subject) []report.Subject {
 	for _, s := range subjects {
 		row := inner.Subject(s.Name)
 		if row == nil {
-			row = &report.Subject{Name: s.Name, Kind: s.Kind, Workload: s.Workload,
+			row = &report.Subject{Name: s.Name, Kind: s.Kind, Workload: s.Workload, Guest: s.Guest,
 				Status: report.StatusFailed, Reason: "the bench in the rig did not report this subject"}
 		}
 		r := *row
@@ -251,7 +251,7 @@ func rigFailed(subjects []harness.Subject, err error) []report.Subject {
 	}
 	out := make([]report.Subject, len(subjects))
 	for i, s := range subjects {
-		out[i] = report.Subject{Name: s.Name, Kind: s.Kind, Workload: s.Workload, Where: report.WhereRig,
+		out[i] = report.Subject{Name: s.Name, Kind: s.Kind, Workload: s.Workload, Where: report.WhereRig, Guest: s.Guest,
 			Status: status, Reason: "nested rig: " + err.Error()}
 	}
 	return out

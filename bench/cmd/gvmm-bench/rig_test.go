@@ -124,3 +124,18 @@ func TestRigFilesCopyWhatExists(t *testing.T) {
 	assert.True(t, guests["/bench/build/kernel/bzImage"])
 	assert.False(t, guests["/bench/build/kernel/vmlinux"], "missing artefacts are left out; their rows skip in L1")
 }
+
+func TestRender(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "results.json")
+	require.NoError(t, report.Save(in, innerRun()))
+	out := t.TempDir()
+	require.NoError(t, run([]string{"-render", in, "-out", out}))
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "# Castles vs Villages")
+	assert.Contains(t, string(md), harness.SubjectGvmmLinux)
+	for _, f := range []string{"results.json", "startup.svg", "memory.svg"} {
+		assert.FileExists(t, filepath.Join(out, f))
+	}
+	assert.Error(t, run([]string{"-render", filepath.Join(out, "missing.json"), "-out", out}))
+}
