@@ -122,7 +122,11 @@ func (p *proc) sample(exitErr error, wantCode int) (report.Sample, error) {
 	// may still be on its way.
 	select {
 	case d := <-p.ready:
-		s.ReadyNS = d.Nanoseconds()
+		// The READY event came before the exit, but the goroutine that
+		// saw it may have run after the one that reaped the launcher: a
+		// subject that exits microseconds after READY can show READY
+		// "after" its exit by that scheduling lag. The exit bounds it.
+		s.ReadyNS = min(d.Nanoseconds(), s.ExitNS)
 	case <-time.After(500 * time.Millisecond):
 		return report.Sample{}, fmt.Errorf("%w%s", ErrNoReady, p.output())
 	}

@@ -29,11 +29,20 @@
 //	  go_version     string   runtime.Version() of the bench binary
 //	  git_revision   string   optional: gvmm's commit
 //	  runner_class   string   optional: CI machine class of the baseline
+//	rig              object   optional, present when rows ran in the nested rig:
+//	  host           object   L1 as its own bench saw it (fields as above)
+//	  emulator       string   the QEMU binary that ran L1 with TCG
+//	  cpus           int      L1's CPUs
+//	  memory_mib     int      L1's memory
+//	  wall_ns        int      the host's wall time for the whole rig run
 //	subjects         array    in the order they ran, each:
 //	  name           string   unique, e.g. "gvmm-vm-bzimage-minimal", "crun"
 //	  kind           string   "vm" | "container" | "process"
 //	  workload       string   "ready" (the READY agent) | "nginx"
 //	  where          string   "host" | "rig" (inside the nested rig: emulator time)
+//	  guest          string   optional, VMs: what they boot ("pvh-tiny",
+//	                          "linux-minimal", "linux-debian"); VMs are
+//	                          compared only when it is the same
 //	  status         string   "measured" | "skipped" | "failed"
 //	  reason         string   why skipped or failed (required for those)
 //	  samples        array    one object per start, warm-up excluded; a
