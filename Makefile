@@ -42,7 +42,7 @@ $(BUILD)/testguests/%.elf: guest/testguests/%.S guest/testguests/common.inc gues
 RUN_CMDLINE ?= console=ttyS0 reboot=k panic=-1 gvmm.mode=shell
 run: gvmm kernel initramfs
 	@if $(BUILD)/gvmm check | grep -q '^verdict: *OK'; then \
-	  echo "booting Linux with gvmm (Ctrl-A x quits, poweroff ends the VM)"; \
+	  echo "booting Linux with gvmm (Ctrl-A x quits, shutdown -r ends the VM)"; \
 	  $(BUILD)/gvmm boot $(BUILD)/kernel/bzImage --initrd $(BUILD)/initramfs.cpio --cmdline "$(RUN_CMDLINE)"; \
 	else \
 	  $(BUILD)/gvmm check | sed -n 's/^verdict: *//p'; \

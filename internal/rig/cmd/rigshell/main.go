@@ -3,7 +3,8 @@
 // (software nested KVM such as kvm_pvm). `make run` uses it there.
 //
 // You type into L2's shell through L1's serial console. Ctrl-A x is QEMU's
-// escape and ends the whole rig; `poweroff` in the guest ends gvmm, then L1.
+// escape and ends the whole rig; `shutdown -r` in the guest (a reboot, which
+// reboot=k makes the i8042 reset that ends gvmm) ends gvmm, then L1.
 package main
 
 import (
