@@ -5,33 +5,27 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"gvmm/guest/testguests"
 	"gvmm/internal/kvmtest"
 	"gvmm/vmm"
 )
 
-// floorSubjects builds the three floor subjects in dir.
+// floorSubjects builds the three floor subjects in dir (or takes the
+// prebuilt ones of `make kvm-tests` and `make bench-floor` in the rig).
 func floorSubjects(t testing.TB, dir string) map[string][]string {
-	gvmm := filepath.Join(dir, "gvmm")
-	build := exec.Command("go", "build", "-o", gvmm, "gvmm/cmd/gvmm")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	guests, err := testguests.Build(dir)
+	gvmm, err := kvmtest.GVMM(dir)
 	require.NoError(t, err)
-	floor := filepath.Join(dir, "kvmfloor")
-	out, err = exec.Command("gcc", "-O2", "-o", floor, "testdata/kvmfloor.c").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	rusage := filepath.Join(dir, "rusage")
-	out, err = exec.Command("gcc", "-O2", "-o", rusage, "testdata/rusage.c").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	guests, err := kvmtest.TestGuests(dir)
+	require.NoError(t, err)
+	floor, err := kvmtest.CProgram(dir, "kvmfloor", "testdata/kvmfloor.c")
+	require.NoError(t, err)
+	rusage, err := kvmtest.CProgram(dir, "rusage", "testdata/rusage.c")
+	require.NoError(t, err)
 	subjects := map[string][]string{
 		"launcher": {rusage, "true"},
 		"raw-kvm":  {rusage, floor},
@@ -99,9 +93,13 @@ func BenchmarkFloor(b *testing.B) {
 func TestFloorHarness(t *testing.T) {
 	kvmtest.Require(t)
 	subjects := floorSubjects(t, t.TempDir())
+	if _, ok := subjects["qemu-microvm"]; !ok && os.Getenv("GVMM_REQUIRE_KVM") == "1" {
+		t.Fatal("GVMM_REQUIRE_KVM=1 but the QEMU microvm peer is missing: apt-get install qemu-system-x86")
+	}
 	for name, argv := range subjects {
 		s, err := RunOnce(context.Background(), argv, wantCode[name], 30*time.Second)
 		require.NoError(t, err, name)
+		t.Logf("%s: READY %v, exit %v, peak RSS %d KiB", name, s.Ready, s.Exit, s.MaxRSSKiB)
 		assert.Greater(t, s.Exit, time.Duration(0), name)
 		assert.Greater(t, s.MaxRSSKiB, int64(0), name)
 		if name != "qemu-microvm" && name != "launcher" {

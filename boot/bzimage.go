@@ -23,13 +23,34 @@ const entry64Offset = 0x200
 // high, the zero page with the e820 map, identity page tables and the boot
 // GDT. The real-mode setup code is never run: the VMM does its job.
 //
-// Everything is validated before the first byte is written.
+// Everything is validated before the first byte is written: planBzImage
+// decides every address from the headers and the RAM layout alone, and
+// only then does write copy anything (as rust-vmm's linux-loader keeps
+// loading apart from the boot parameters).
 func LoadBzImage(mem Memory, cfg Config) (*Entry, error) {
+	p, err := planBzImage(mem.RAMRanges(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p.write(mem, cfg)
+}
+
+// bzPlan is what planBzImage decided: the validated header and where the
+// initrd goes (0 for none).
+type bzPlan struct {
+	hdr        *SetupHeader
+	initrdAddr uint64
+	ram        []Range
+}
+
+// planBzImage validates a bzImage boot against a RAM layout without
+// touching guest memory.
+func planBzImage(ram []Range, cfg Config) (*bzPlan, error) {
 	hdr, err := ParseSetupHeader(cfg.Kernel, cfg.KernelSize)
 	if err != nil {
 		return nil, err
 	}
-	ramEnd, err := lowRAMEnd(mem)
+	ramEnd, err := lowRAMEnd(ram)
 	if err != nil {
 		return nil, err
 	}
@@ -55,24 +76,32 @@ func LoadBzImage(mem Memory, cfg Config) (*Entry, error) {
 	// XLF_CAN_BE_LOADED_ABOVE_4G would take it higher, but low RAM is
 	// always enough for gvmm's initramfs.
 	initrdLimit := min(uint64(hdr.InitrdAddrMax)+1, ramEnd)
-
-	if err := copyToGuest(mem, loadAddr, cfg.Kernel, hdr.PayloadOffset, hdr.PayloadSize, "bzImage payload"); err != nil {
-		return nil, err
-	}
-	initrdAddr, err := loadInitrd(mem, cfg, initrdLimit, kernelEnd)
+	initrdAddr, err := planInitrd(cfg, initrdLimit, kernelEnd)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeCmdline(mem, cfg.Cmdline, uint64(hdr.CmdlineSize)); err != nil {
+	return &bzPlan{hdr: hdr, initrdAddr: initrdAddr, ram: ram}, nil
+}
+
+// write carries out the plan: kernel, initrd, command line, zero page,
+// page tables and GDT.
+func (p *bzPlan) write(mem Memory, cfg Config) (*Entry, error) {
+	if err := copyToGuest(mem, loadAddr, cfg.Kernel, p.hdr.PayloadOffset, p.hdr.PayloadSize, "bzImage payload"); err != nil {
+		return nil, err
+	}
+	if err := writeInitrd(mem, cfg, p.initrdAddr); err != nil {
+		return nil, err
+	}
+	if err := writeCmdline(mem, cfg.Cmdline, uint64(p.hdr.CmdlineSize)); err != nil {
 		return nil, err
 	}
 	zp := &zeroPage{
-		hdr:         hdr,
+		hdr:         p.hdr,
 		cmdlineAddr: vmm.CmdlineAddr,
-		initrdAddr:  initrdAddr,
-		e820:        E820Map(mem.RAMRanges()),
+		initrdAddr:  p.initrdAddr,
+		e820:        E820Map(p.ram),
 	}
-	if initrdAddr != 0 {
+	if p.initrdAddr != 0 {
 		zp.initrdSize = uint64(cfg.InitrdSize)
 	}
 	if err := writeZeroPage(mem, zp); err != nil {

@@ -114,6 +114,9 @@ func TestLoadBzImageErrors(t *testing.T) {
 		mutate  func(*bzSpec)
 		cfg     func(*Config)
 		want    error
+		// atWrite: the error can only show while copying (the data is
+		// shorter than the size the caller gave), after validation.
+		atWrite bool
 	}{
 		{name: "memory smaller than init_size", memSize: 8 << 20,
 			mutate: func(s *bzSpec) { s.initSize = 16 << 20 }, want: ErrMemoryTooSmall},
@@ -133,7 +136,7 @@ func TestLoadBzImageErrors(t *testing.T) {
 		{name: "initrd empty", memSize: 16 << 20,
 			cfg: func(c *Config) { c.Initrd, c.InitrdSize = bytes.NewReader(nil), 0 }, want: ErrInitrdEmpty},
 		{name: "initrd shorter than its size", memSize: 16 << 20,
-			cfg: func(c *Config) { c.Initrd, c.InitrdSize = bytes.NewReader(make([]byte, 100)), 8192 }, want: ErrTruncated},
+			cfg: func(c *Config) { c.Initrd, c.InitrdSize = bytes.NewReader(make([]byte, 100)), 8192 }, want: ErrTruncated, atWrite: true},
 		{name: "command line over cmdline_size", memSize: 16 << 20,
 			mutate: func(s *bzSpec) { s.cmdlineSize = 10 },
 			cfg:    func(c *Config) { c.Cmdline = "console=ttyS0" }, want: ErrCmdlineTooLong},
@@ -153,9 +156,14 @@ func TestLoadBzImageErrors(t *testing.T) {
 			if c.cfg != nil {
 				c.cfg(&cfg)
 			}
-			_, err := LoadBzImage(mem, cfg)
+			rec := &writeCounter{Memory: mem}
+			_, err := LoadBzImage(rec, cfg)
 			require.ErrorIs(t, err, c.want)
 			t.Log(err)
+			if !c.atWrite {
+				assert.Zero(t, rec.writes, "guest memory must be untouched when validation fails")
+				assert.ErrorIs(t, Check(mem.RAMRanges(), cfg), c.want, "Check finds what Load finds")
+			}
 		})
 	}
 }

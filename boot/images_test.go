@@ -268,3 +268,16 @@ func configFor(kernel, initrd []byte, cmdline string) Config {
 	}
 	return cfg
 }
+
+// writeCounter is a Memory that counts the writes reaching it, for the
+// tests that check the loaders write nothing before they have validated
+// everything.
+type writeCounter struct {
+	Memory
+	writes int
+}
+
+func (w *writeCounter) WriteAt(p []byte, off int64) (int, error) {
+	w.writes++
+	return w.Memory.WriteAt(p, off)
+}

@@ -36,23 +36,25 @@ func placeInitrd(size, limit, kernelEnd uint64) (uint64, error) {
 	return addr, nil
 }
 
-// loadInitrd places and copies the initrd, returning its guest address.
-// It is a no-op returning 0 when the config has no initrd.
-func loadInitrd(mem Memory, cfg Config, limit, kernelEnd uint64) (uint64, error) {
+// planInitrd places the initrd of cfg, returning its guest address, or 0
+// when the config has no initrd. It writes nothing.
+func planInitrd(cfg Config, limit, kernelEnd uint64) (uint64, error) {
 	if cfg.Initrd == nil {
 		return 0, nil
 	}
 	if cfg.InitrdSize < 0 {
 		return 0, fmt.Errorf("%w: negative size %d", ErrInitrdEmpty, cfg.InitrdSize)
 	}
-	addr, err := placeInitrd(uint64(cfg.InitrdSize), limit, kernelEnd)
-	if err != nil {
-		return 0, err
+	return placeInitrd(uint64(cfg.InitrdSize), limit, kernelEnd)
+}
+
+// writeInitrd copies the initrd to the address planInitrd chose (a no-op
+// without an initrd).
+func writeInitrd(mem Memory, cfg Config, addr uint64) error {
+	if cfg.Initrd == nil || addr == 0 {
+		return nil
 	}
-	if err := copyToGuest(mem, addr, cfg.Initrd, 0, cfg.InitrdSize, "initrd"); err != nil {
-		return 0, err
-	}
-	return addr, nil
+	return copyToGuest(mem, addr, cfg.Initrd, 0, cfg.InitrdSize, "initrd")
 }
 
 // sizeString formats a byte count for messages: whole MiB (rounded up)

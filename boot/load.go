@@ -33,7 +33,32 @@ var elfMagic = []byte{0x7f, 'E', 'L', 'F'}
 // Load sniffs the kernel format and calls the matching loader: an ELF goes
 // through PVH (LoadPVH), a file with the "HdrS" setup header through the
 // Linux 64-bit boot protocol (LoadBzImage). Anything else is ErrNotKernel.
+// Guest memory is written only once the whole boot has been validated.
 func Load(mem Memory, cfg Config) (*Entry, error) {
+	p, err := plan(mem.RAMRanges(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p.write(mem, cfg)
+}
+
+// Check validates a boot of cfg into guest RAM laid out as ram (see
+// vmm.RAMLayout) exactly as Load would, reading only the files' headers
+// and writing nothing: a VMM calls it before it opens /dev/kvm or maps
+// guest memory, so that a wrong kernel, an initrd too large for the
+// memory or an overlong command line is reported first, on any host.
+func Check(ram []Range, cfg Config) error {
+	_, err := plan(ram, cfg)
+	return err
+}
+
+// bootPlan is a validated boot, ready to be written into guest memory.
+type bootPlan interface {
+	write(mem Memory, cfg Config) (*Entry, error)
+}
+
+// plan sniffs the format and validates the whole boot against ram.
+func plan(ram []Range, cfg Config) (bootPlan, error) {
 	if cfg.Kernel == nil {
 		return nil, fmt.Errorf("%w: no kernel given", ErrNotKernel)
 	}
@@ -43,11 +68,11 @@ func Load(mem Memory, cfg Config) (*Entry, error) {
 			return nil, fmt.Errorf("read kernel: %w", err)
 		}
 		if bytes.Equal(magic[:], elfMagic) {
-			return LoadPVH(mem, cfg)
+			return planPVH(ram, cfg)
 		}
 	}
 	if IsBzImage(cfg.Kernel) {
-		return LoadBzImage(mem, cfg)
+		return planBzImage(ram, cfg)
 	}
 	return nil, fmt.Errorf("%w (%d bytes, no ELF magic and no \"HdrS\" at %#x): "+
 		"pass a vmlinux or a bzImage such as arch/x86/boot/bzImage", ErrNotKernel, cfg.KernelSize, hdrMagicOff)
@@ -65,8 +90,8 @@ func IsBzImage(r io.ReaderAt) bool {
 // lowRAMEnd returns the end of the RAM range that starts at address 0,
 // the only range the 32-bit PVH entry and the boot structures can use
 // (below the MMIO hole, so below 4 GiB).
-func lowRAMEnd(mem Memory) (uint64, error) {
-	for _, r := range mem.RAMRanges() {
+func lowRAMEnd(ram []Range) (uint64, error) {
+	for _, r := range ram {
 		if r.Start == 0 && r.Size > vmm.HighMemoryStart {
 			return r.End(), nil
 		}

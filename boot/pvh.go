@@ -21,11 +21,30 @@ import (
 // Both tiny 32-bit test guests and Linux's vmlinux (ELF64, CONFIG_PVH=y)
 // load this way. Everything is validated before the first byte is written.
 func LoadPVH(mem Memory, cfg Config) (*Entry, error) {
+	p, err := planPVH(mem.RAMRanges(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return p.write(mem, cfg)
+}
+
+// pvhPlan is what planPVH decided: the segments to copy, the entry point
+// and where the initrd goes (0 for none).
+type pvhPlan struct {
+	segs       []*elf.Prog
+	entry      uint64
+	initrdAddr uint64
+	ram        []Range
+}
+
+// planPVH validates a PVH boot against a RAM layout without touching
+// guest memory.
+func planPVH(ram []Range, cfg Config) (*pvhPlan, error) {
 	f, err := openELF(cfg.Kernel, cfg.KernelSize)
 	if err != nil {
 		return nil, err
 	}
-	ramEnd, err := lowRAMEnd(mem)
+	ramEnd, err := lowRAMEnd(ram)
 	if err != nil {
 		return nil, err
 	}
@@ -43,21 +62,32 @@ func LoadPVH(mem Memory, cfg Config) (*Entry, error) {
 	if err := checkCmdline(cfg.Cmdline, vmm.CmdlineMaxSize-1); err != nil {
 		return nil, err
 	}
-
-	kernelEnd, err := copySegments(mem, cfg, segs)
+	var kernelEnd uint64
+	for _, p := range segs {
+		kernelEnd = max(kernelEnd, p.Paddr+p.Memsz)
+	}
+	initrdAddr, err := planInitrd(cfg, ramEnd, kernelEnd)
 	if err != nil {
 		return nil, err
 	}
-	initrdAddr, err := loadInitrd(mem, cfg, ramEnd, kernelEnd)
-	if err != nil {
+	return &pvhPlan{segs: segs, entry: entry, initrdAddr: initrdAddr, ram: ram}, nil
+}
+
+// write carries out the plan: segments, initrd, command line,
+// hvm_start_info and the boot GDT.
+func (p *pvhPlan) write(mem Memory, cfg Config) (*Entry, error) {
+	if err := copySegments(mem, cfg, p.segs); err != nil {
+		return nil, err
+	}
+	if err := writeInitrd(mem, cfg, p.initrdAddr); err != nil {
 		return nil, err
 	}
 	if err := writeCmdline(mem, cfg.Cmdline, vmm.CmdlineMaxSize-1); err != nil {
 		return nil, err
 	}
-	si := &startInfo{cmdlineAddr: vmm.CmdlineAddr, e820: E820Map(mem.RAMRanges())}
-	if initrdAddr != 0 {
-		si.initrdAddr, si.initrdSize = initrdAddr, uint64(cfg.InitrdSize)
+	si := &startInfo{cmdlineAddr: vmm.CmdlineAddr, e820: E820Map(p.ram)}
+	if p.initrdAddr != 0 {
+		si.initrdAddr, si.initrdSize = p.initrdAddr, uint64(cfg.InitrdSize)
 	}
 	if err := writeStartInfo(mem, si); err != nil {
 		return nil, err
@@ -68,7 +98,7 @@ func LoadPVH(mem Memory, cfg Config) (*Entry, error) {
 	}
 	return &Entry{
 		Mode:       Mode32,
-		IP:         entry,
+		IP:         p.entry,
 		BootParams: vmm.PVHStartInfoAddr,
 		GDTBase:    gdtBase,
 		GDTLimit:   gdtLimit,
@@ -79,19 +109,18 @@ func LoadPVH(mem Memory, cfg Config) (*Entry, error) {
 // copySegments copies each PT_LOAD segment's file bytes to its physical
 // address and zeroes the rest up to p_memsz (gABI: "If the segment's
 // memory size (p_memsz) is larger than the file size (p_filesz), the
-// "extra" bytes are defined to hold the value 0"). It returns the end of
-// the highest segment.
-func copySegments(mem Memory, cfg Config, segs []*elf.Prog) (end uint64, err error) {
+// "extra" bytes are defined to hold the value 0"). The segments' ranges
+// were checked by loadSegments.
+func copySegments(mem Memory, cfg Config, segs []*elf.Prog) error {
 	for _, p := range segs {
 		if err := copyToGuest(mem, p.Paddr, cfg.Kernel, int64(p.Off), int64(p.Filesz), "ELF segment"); err != nil {
-			return 0, err
+			return err
 		}
 		if err := zeroGuest(mem, p.Paddr+p.Filesz, p.Memsz-p.Filesz); err != nil {
-			return 0, err
+			return err
 		}
-		end = max(end, p.Paddr+p.Memsz)
 	}
-	return end, nil
+	return nil
 }
 
 // openELF parses the ELF headers and checks that this is an x86 executable.

@@ -153,9 +153,14 @@ func TestLoadPVHErrors(t *testing.T) {
 			if c.cfg != nil {
 				c.cfg(&cfg)
 			}
-			_, err := LoadPVH(mem, cfg)
+			rec := &writeCounter{Memory: mem}
+			_, err := LoadPVH(rec, cfg)
 			require.ErrorIs(t, err, c.want)
 			t.Log(err)
+			assert.Zero(t, rec.writes, "guest memory must be untouched when validation fails")
+			// Check sniffs the format first, as Load does: an empty file is
+			// "not a kernel" there rather than a truncated ELF.
+			assert.Error(t, Check(mem.RAMRanges(), cfg), "Check refuses what LoadPVH refuses")
 		})
 	}
 }

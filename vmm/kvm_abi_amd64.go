@@ -283,4 +283,7 @@ const (
 	runImmediateExit = 1
 	runExitReason    = 8
 	runUnion         = 32
+	// runUnionSize is the exit union's size: its "char padding[256]"
+	// member fixes it, so every exit's fields lie in [32, 288).
+	runUnionSize = 256
 )

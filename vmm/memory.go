@@ -62,6 +62,18 @@ func NewGuestMemory(size uint64) (*GuestMemory, error) {
 	return &GuestMemory{host: host, regions: splitRAM(size)}, nil
 }
 
+// RAMLayout returns the guest-physical RAM ranges a GuestMemory of size
+// bytes will have (NewGuestMemory lays RAM out the same way), so that a
+// boot can be validated before any memory is mapped.
+func RAMLayout(size uint64) []Range {
+	regions := splitRAM(size)
+	out := make([]Range, len(regions))
+	for i, r := range regions {
+		out[i] = r.Range
+	}
+	return out
+}
+
 // splitRAM lays size bytes of RAM out around the MMIO hole.
 func splitRAM(size uint64) []memRegion {
 	low := min(size, MMIOGapStart)

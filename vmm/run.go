@@ -86,28 +86,31 @@ func (c *VCPU) Stop() {
 	}
 }
 
-// handleExit decodes one exit, the way api.rst lists them.
+// handleExit decodes the exit in the vCPU's kvm_run page and acts on it.
 func (c *VCPU) handleExit(h ExitHandler) error {
-	switch reason := c.exitReason(); reason {
+	e, err := decodeExit(c.run)
+	if err != nil {
+		return fmt.Errorf("vCPU %d: %w", c.id, err)
+	}
+	return dispatchExit(c.id, e, h, c.rip)
+}
+
+// dispatchExit acts on one decoded exit, the way api.rst lists them: I/O
+// and MMIO go to the handler; the guest's own ends (HLT without an
+// in-kernel APIC, shutdown, a system event) and KVM's failures become
+// errors. rip reads the instruction pointer for failure reports. A plain
+// function of its inputs, so tests drive it with fake exits.
+func dispatchExit(vcpu int, e Exit, h ExitHandler, rip func() uint64) error {
+	switch e.Reason {
 	case KVM_EXIT_IO:
-		io, err := c.decodeIO()
-		if err != nil {
-			return fmt.Errorf("vCPU %d: %w", c.id, err)
-		}
-		// A string instruction (rep outsb/insb) delivers count accesses
-		// in one exit.
-		for i := 0; i < io.count; i++ {
-			if err := h.PortIO(io.port, io.data[i*io.size:(i+1)*io.size], io.write); err != nil {
+		for i := 0; i < e.IO.Count; i++ {
+			if err := h.PortIO(e.IO.Port, e.IO.Data[i*e.IO.Size:(i+1)*e.IO.Size], e.IO.Write); err != nil {
 				return err
 			}
 		}
 		return nil
 	case KVM_EXIT_MMIO:
-		m, err := c.decodeMMIO()
-		if err != nil {
-			return fmt.Errorf("vCPU %d: %w", c.id, err)
-		}
-		return h.MMIO(m.addr, m.data, m.write)
+		return h.MMIO(e.MMIO.Addr, e.MMIO.Data, e.MMIO.Write)
 	case KVM_EXIT_INTR:
 		return nil // interrupted by a signal before entering the guest
 	case KVM_EXIT_HLT:
@@ -115,15 +118,13 @@ func (c *VCPU) handleExit(h ExitHandler) error {
 	case KVM_EXIT_SHUTDOWN:
 		return ErrShutdown
 	case KVM_EXIT_SYSTEM_EVENT:
-		return &SystemEvent{VCPU: c.id, Type: c.u32(sysEventType)}
+		return &SystemEvent{VCPU: vcpu, Type: e.SystemEventType}
 	case KVM_EXIT_FAIL_ENTRY:
-		return &EntryFailure{VCPU: c.id, Reason: c.u64(failReason), RIP: c.rip()}
+		return &EntryFailure{VCPU: vcpu, Reason: e.FailReason, RIP: rip()}
 	case KVM_EXIT_INTERNAL_ERROR:
-		e := c.internalError()
-		e.RIP = c.rip()
-		return e
+		return &InternalError{VCPU: vcpu, Suberror: e.InternalSuberror, Data: e.InternalData, RIP: rip()}
 	default:
-		return &UnexpectedExit{VCPU: c.id, Reason: reason, RIP: c.rip()}
+		return &UnexpectedExit{VCPU: vcpu, Reason: e.Reason, RIP: rip()}
 	}
 }
 

@@ -3,6 +3,7 @@ package vmm_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,14 +85,28 @@ func TestRunRealModePortIOThenHalt(t *testing.T) {
 	assert.Equal(t, []byte{'K', 0x5a}, r.out, "the OUT, then the IN's result written back out")
 }
 
+// TestStopInterruptsSpinningVCPU: a cancel stops a vCPU that is inside
+// the guest. The guest writes a port once and then spins; the test cancels
+// only after that exit has reached the handler, so the vCPU has certainly
+// entered the guest (and re-entered it to spin) before the cancel.
 func TestStopInterruptsSpinningVCPU(t *testing.T) {
-	code := []byte{0xeb, 0xfe} // jmp .
+	// mov $0x80,%dx; out %al,(%dx); jmp .
+	code := []byte{0xba, 0x80, 0x00, 0xee, 0xeb, 0xfe}
 	c, done := newRealModeVM(t, code, true)
 	defer done()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	entered := make(chan struct{})
+	h := &signalOnPort{port: 0x80, seen: entered}
 	errc := make(chan error, 1)
-	go func() { errc <- c.Run(ctx, &recorder{}) }()
-	time.Sleep(50 * time.Millisecond)
+	go func() { errc <- c.Run(ctx, h) }()
+	select {
+	case <-entered:
+	case err := <-errc:
+		t.Fatalf("Run ended before the guest's first exit: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the guest's port write did not arrive within 10 s")
+	}
 	cancel()
 	select {
 	case err := <-errc:
@@ -100,6 +115,22 @@ func TestStopInterruptsSpinningVCPU(t *testing.T) {
 		t.Fatal("vCPU did not stop within 10 s of cancel")
 	}
 }
+
+// signalOnPort closes seen at the first write to port.
+type signalOnPort struct {
+	port uint16
+	seen chan struct{}
+	once sync.Once
+}
+
+func (s *signalOnPort) PortIO(port uint16, data []byte, write bool) error {
+	if write && port == s.port {
+		s.once.Do(func() { close(s.seen) })
+	}
+	return nil
+}
+
+func (s *signalOnPort) MMIO(uint64, []byte, bool) error { return errors.New("unexpected MMIO") }
 
 func TestStopBeforeRun(t *testing.T) {
 	c, done := newRealModeVM(t, []byte{0xeb, 0xfe}, true)

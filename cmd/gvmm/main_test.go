@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"gvmm/guest/testguests"
 	"gvmm/internal/kvmtest"
 )
 
@@ -22,21 +21,19 @@ var (
 	guests  map[string]string
 )
 
-// TestMain builds the real gvmm binary and the test guests once: these
+// TestMain builds the real gvmm binary and the test guests once (or
+// takes the prebuilt ones of `make kvm-tests`, kvmtest.EnvArtefacts): these
 // tests drive the command as a user does and check exit codes and stderr.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "gvmm-cmd-test-")
 	if err != nil {
 		panic(err)
 	}
-	gvmmBin = filepath.Join(dir, "gvmm")
-	build := exec.Command("go", "build", "-o", gvmmBin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
+	if gvmmBin, err = kvmtest.GVMM(dir); err != nil {
 		os.RemoveAll(dir)
-		panic("go build: " + err.Error() + "\n" + string(out))
+		panic(err)
 	}
-	if guests, err = testguests.Build(dir); err != nil {
+	if guests, err = kvmtest.TestGuests(dir); err != nil {
 		os.RemoveAll(dir)
 		panic(err)
 	}
@@ -113,6 +110,17 @@ func TestBadInputOneLine(t *testing.T) {
 	require.NoError(t, os.WriteFile(notKernel, []byte("hello\n"), 0o644))
 	empty := filepath.Join(dir, "empty")
 	require.NoError(t, os.WriteFile(empty, nil, 0o644))
+	// A bzImage setup header ("HdrS", protocol 2.15) whose file ends
+	// before the header does.
+	bz := make([]byte, 0x210)
+	copy(bz[0x202:], "HdrS")
+	bz[0x206], bz[0x207] = 0x0f, 0x02
+	bz[0x201] = 0x6a
+	truncatedBz := filepath.Join(dir, "bzImage.part")
+	require.NoError(t, os.WriteFile(truncatedBz, bz, 0o644))
+	big := filepath.Join(dir, "big.cpio")
+	require.NoError(t, os.WriteFile(big, nil, 0o644))
+	require.NoError(t, os.Truncate(big, 80<<20))
 	noPerm := filepath.Join(dir, "kvm-noperm")
 	require.NoError(t, os.WriteFile(noPerm, nil, 0o000))
 
@@ -121,20 +129,25 @@ func TestBadInputOneLine(t *testing.T) {
 		args []string
 		want string
 		code int
-		kvm  bool
 	}{
-		{"no kernel argument", []string{"boot"}, "exactly one KERNEL", 2, false},
-		{"unknown flag", []string{"boot", "--bogus", "k"}, "flag provided but not defined", 2, false},
-		{"memory malformed", []string{"boot", "k", "--mem", "lots"}, "bad memory size", 1, false},
-		{"kernel missing", []string{"boot", filepath.Join(dir, "nope")}, "no such file", 1, true},
-		{"kernel empty", []string{"boot", empty}, "not", 1, true},
-		{"kernel not a kernel", []string{"boot", notKernel}, "bzImage", 1, true},
-		{"memory too small", []string{"boot", notKernel, "--mem", "1M"}, "too small", 1, false},
-		{"memory too large", []string{"boot", notKernel, "--mem", "64T"}, "too large for this host", 1, false},
-		{"zero vCPUs", []string{"boot", notKernel, "--cpus", "0"}, "vCPU count", 1, false},
-		{"too many vCPUs", []string{"boot", notKernel, "--cpus", "100000"}, "vCPU count", 1, false},
-		{"no /dev/kvm", []string{"boot", notKernel, "--kvm", filepath.Join(dir, "kvm")}, "nested virtualization", 1, false},
-		{"unknown command", []string{"frobnicate"}, "unknown command", 2, false},
+		{"no kernel argument", []string{"boot"}, "exactly one KERNEL", 2},
+		{"unknown flag", []string{"boot", "--bogus", "k"}, "flag provided but not defined", 2},
+		{"memory malformed", []string{"boot", "k", "--mem", "lots"}, "bad memory size", 1},
+		// The inputs are checked before /dev/kvm is opened, so these give
+		// their own message on a host without KVM too.
+		{"kernel missing", []string{"boot", filepath.Join(dir, "nope")}, "no such file", 1},
+		{"kernel empty", []string{"boot", empty}, "not", 1},
+		{"kernel not a kernel", []string{"boot", notKernel}, "bzImage", 1},
+		{"kernel a truncated bzImage", []string{"boot", truncatedBz}, "truncated", 1},
+		{"kernel a directory", []string{"boot", dir}, "not a regular file", 1},
+		{"initrd missing", []string{"boot", guests["hello32"], "--initrd", filepath.Join(dir, "nope.cpio")}, "initrd", 1},
+		{"initrd too large for memory", []string{"boot", guests["hello32"], "--initrd", big, "--mem", "64M"}, "initrd too large", 1},
+		{"memory too small", []string{"boot", notKernel, "--mem", "1M"}, "too small", 1},
+		{"memory too large", []string{"boot", notKernel, "--mem", "64T"}, "too large for this host", 1},
+		{"zero vCPUs", []string{"boot", notKernel, "--cpus", "0"}, "vCPU count", 1},
+		{"too many vCPUs", []string{"boot", notKernel, "--cpus", "100000"}, "vCPU count", 1},
+		{"no /dev/kvm", []string{"boot", guests["hello32"], "--kvm", filepath.Join(dir, "kvm")}, "nested virtualization", 1},
+		{"unknown command", []string{"frobnicate"}, "unknown command", 2},
 	}
 	if os.Geteuid() != 0 {
 		cases = append(cases, struct {
@@ -142,14 +155,10 @@ func TestBadInputOneLine(t *testing.T) {
 			args []string
 			want string
 			code int
-			kvm  bool
-		}{"/dev/kvm unreadable", []string{"boot", notKernel, "--kvm", noPerm}, "kvm group", 1, false})
+		}{"/dev/kvm unreadable", []string{"boot", guests["hello32"], "--kvm", noPerm}, "kvm group", 1})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.kvm {
-				kvmtest.Require(t)
-			}
 			_, errOut, code := gvmm(t, "", c.args...)
 			assert.Equal(t, c.code, code, "stderr: %s", errOut)
 			assert.Contains(t, errOut, c.want)

@@ -1,4 +1,3 @@
-// Package kvmtest holds helpers for tests that need a usable /dev/kvm.
 package kvmtest
 
 import (
@@ -9,19 +8,23 @@ import (
 )
 
 // Require skips the test, saying why, when /dev/kvm cannot be opened
-// read-write. Set GVMM_REQUIRE_KVM=1 (CI does, on hosts with KVM) to turn
-// the skip into a failure, so a broken /dev/kvm cannot hide behind a skip.
+// read-write. Set GVMM_REQUIRE_KVM=1 (`make kvm-tests` does, and CI on a
+// host whose /dev/kvm works) to turn the skip into a failure, so a broken
+// /dev/kvm cannot hide behind a skip.
+//
+// Calling Require is what makes a test a KVM test: package suite finds the
+// tests that call it, directly or through a helper, and runs exactly those
+// in `make kvm-tests`.
 func Require(t testing.TB) {
 	t.Helper()
-	fd, err := unix.Open("/dev/kvm", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	err := Usable()
 	if err == nil {
-		unix.Close(fd)
 		return
 	}
 	if os.Getenv("GVMM_REQUIRE_KVM") == "1" {
 		t.Fatalf("GVMM_REQUIRE_KVM=1 but /dev/kvm is not usable: %v", err)
 	}
-	t.Skipf("needs /dev/kvm (open: %v); enable KVM or nested virtualization to run it", err)
+	t.Skipf("needs /dev/kvm (open: %v); `make kvm-tests` runs it in the nested rig, or enable KVM or nested virtualization", err)
 }
 
 // RequireArtefact skips the test when the make artefact at path is
@@ -35,4 +38,15 @@ func RequireArtefact(t testing.TB, path, target string) {
 		t.Fatalf("GVMM_REQUIRE_KVM=1 but %s is missing (make %s): %v", path, target, err)
 	}
 	t.Skipf("needs %s: make %s", path, target)
+}
+
+// Usable returns nil when /dev/kvm can be opened read-write, else why not.
+// Tests that only add KVM subjects when they can use it call this
+// instead of Require (and so are not KVM tests).
+func Usable() error {
+	fd, err := unix.Open("/dev/kvm", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
 }

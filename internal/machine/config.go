@@ -115,7 +115,9 @@ func hostMemory() (uint64, error) {
 	return uint64(si.Totalram) * uint64(si.Unit), nil
 }
 
-// Validate checks the configuration before anything is created.
+// Validate checks the configuration before anything is created: sizes and
+// counts, then the kernel and initrd files against the memory size, as the
+// loader will see them. It opens no KVM device.
 func (c *Config) Validate() error {
 	if c.MemSize < vmm.MinMemorySize {
 		return fmt.Errorf("%w: %d MiB, need at least %d MiB", ErrMemTooSmall, c.MemSize>>20, vmm.MinMemorySize>>20)
@@ -134,5 +136,5 @@ func (c *Config) Validate() error {
 	if c.CPUs < 1 || c.CPUs > MaxCPUs {
 		return fmt.Errorf("%w: %d, must be between 1 and %d", ErrBadCPUs, c.CPUs, MaxCPUs)
 	}
-	return nil
+	return c.checkBoot()
 }

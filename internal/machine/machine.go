@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 
@@ -163,32 +162,12 @@ func (m *Machine) ready(us int64) {
 
 // loadKernel opens the kernel and initrd and hands them to the loader.
 func (m *Machine) loadKernel() (*boot.Entry, error) {
-	kernel, err := os.Open(m.cfg.Kernel)
+	bf, err := openBootFiles(&m.cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open kernel: %w", err)
+		return nil, err
 	}
-	defer kernel.Close()
-	st, err := kernel.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("kernel: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("kernel %s: %w: not a regular file", m.cfg.Kernel, boot.ErrNotKernel)
-	}
-	bc := boot.Config{Kernel: kernel, KernelSize: st.Size(), Cmdline: m.cfg.Cmdline}
-	if m.cfg.Initrd != "" {
-		initrd, err := os.Open(m.cfg.Initrd)
-		if err != nil {
-			return nil, fmt.Errorf("open initrd: %w", err)
-		}
-		defer initrd.Close()
-		ist, err := initrd.Stat()
-		if err != nil {
-			return nil, fmt.Errorf("initrd: %w", err)
-		}
-		bc.Initrd, bc.InitrdSize = initrd, ist.Size()
-	}
-	entry, err := boot.Load(m.mem, bc)
+	defer bf.Close()
+	entry, err := boot.Load(m.mem, bf.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("load kernel %s: %w", m.cfg.Kernel, err)
 	}

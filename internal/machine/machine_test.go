@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gvmm/boot"
-	"gvmm/guest/testguests"
 	"gvmm/internal/kvmtest"
 	"gvmm/vmm"
 )
@@ -41,7 +40,7 @@ func guest(t *testing.T, name string) string {
 	guestsOnce.Do(func() {
 		guestsDir, guestsErr = os.MkdirTemp("", "gvmm-machine-test-")
 		if guestsErr == nil {
-			guests, guestsErr = testguests.Build(guestsDir)
+			guests, guestsErr = kvmtest.TestGuests(guestsDir)
 		}
 	})
 	require.NoError(t, guestsErr)
@@ -192,9 +191,13 @@ func vmRSSKiB(t *testing.T) int64 {
 	return 0
 }
 
+// TestBadInput: every bad input is its own one-line error, found before
+// /dev/kvm is opened (the cases run with a KVM path that does not exist,
+// so an input reported after the device would show up as vmm.ErrNoKVM).
+// It needs no KVM and runs on every host.
 func TestBadInput(t *testing.T) {
-	kvmtest.Require(t)
 	dir := t.TempDir()
+	noKVM := filepath.Join(dir, "no-such-kvm")
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(p, b, 0o644))
@@ -211,6 +214,10 @@ func TestBadInput(t *testing.T) {
 	outside := append([]byte(nil), hello...)
 	outside[52+12+3] = 0x04 // p_paddr = 0x04100000
 	outsidePath := write("outside.elf", outside)
+	// A sparse 80 MiB initrd for a 64 MiB guest: costs no disk.
+	big := filepath.Join(dir, "big.cpio")
+	require.NoError(t, os.WriteFile(big, nil, 0o644))
+	require.NoError(t, os.Truncate(big, 80<<20))
 
 	cases := []struct {
 		name string
@@ -218,6 +225,10 @@ func TestBadInput(t *testing.T) {
 		want error
 	}{
 		{"kernel missing", Config{Kernel: filepath.Join(dir, "nope")}, os.ErrNotExist},
+		{"initrd empty", Config{Kernel: guest(t, "hello32"), Initrd: empty}, boot.ErrInitrdEmpty},
+		{"initrd larger than memory", Config{Kernel: guest(t, "hello32"), Initrd: big}, boot.ErrInitrdTooLarge},
+		{"initrd is a directory", Config{Kernel: guest(t, "hello32"), Initrd: dir}, nil},
+		{"command line too long", Config{Kernel: guest(t, "hello32"), Cmdline: strings.Repeat("x", vmm.CmdlineMaxSize)}, boot.ErrCmdlineTooLong},
 		{"kernel is a directory", Config{Kernel: dir}, boot.ErrNotKernel},
 		{"kernel empty", Config{Kernel: empty}, boot.ErrNotKernel},
 		{"kernel not ELF", Config{Kernel: text}, boot.ErrNotKernel},
@@ -244,6 +255,9 @@ func TestBadInput(t *testing.T) {
 			if cfg.CPUs < 0 {
 				cfg.CPUs = 0
 			}
+			if cfg.KVMPath == "" {
+				cfg.KVMPath = noKVM
+			}
 			m, err := New(cfg)
 			if m != nil {
 				m.Close()
@@ -251,6 +265,9 @@ func TestBadInput(t *testing.T) {
 			require.Error(t, err)
 			if c.want != nil {
 				assert.ErrorIs(t, err, c.want)
+			}
+			if c.cfg.KVMPath == "" {
+				assert.NotErrorIs(t, err, vmm.ErrNoKVM, "the input is checked before /dev/kvm is opened")
 			}
 			assert.NotContains(t, err.Error(), "\n", "errors are one line")
 		})

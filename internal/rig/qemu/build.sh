@@ -36,6 +36,9 @@ for c in "apt-get apt" "meson meson" "ninja ninja-build" "pkg-config pkg-config"
 done
 pkg-config --exists glib-2.0 || die "glib-2.0 development files missing: apt-get install libglib2.0-dev"
 pkg-config --exists pixman-1 || die "pixman development files missing: apt-get install libpixman-1-dev"
+# x86_64-softmmu requires the flattened device tree library (meson:
+# "fdt not available but required by targets x86_64-softmmu").
+[ -e /usr/include/libfdt.h ] || die "libfdt development files missing: apt-get install libfdt-dev"
 [ -e /usr/share/seabios/bios-256k.bin ] || die "no SeaBIOS in /usr/share/seabios: apt-get install qemu-system-x86"
 
 key=$( { cat "$here/build.sh" "$here/svm-interrupt-lock.patch"; echo "$qemu_version"; } | sha256sum | cut -c1-16)
