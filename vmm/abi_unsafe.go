@@ -19,7 +19,7 @@ func cpuidBuffer(entries []CPUIDEntry) []byte {
 // getCPUID issues a kvm_cpuid2-returning ioctl with room for n entries.
 func getCPUID(fd int, req uintptr, n int) ([]CPUIDEntry, error) {
 	buf := cpuidBuffer(make([]CPUIDEntry, n))
-	if err := ioctlPtr(fd, req, unsafe.Pointer(&buf[0])); err != nil {
+	if err := ioctlPtr(fd, req, &buf[0]); err != nil {
 		return nil, err
 	}
 	got := min(int((*kvmCPUID2)(unsafe.Pointer(&buf[0])).Nent), n)

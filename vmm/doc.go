@@ -16,8 +16,12 @@
 // package knows nothing about devices: when the guest touches an I/O port or
 // unbacked memory, the run loop calls an ExitHandler.
 //
-// Files: kvm_abi_amd64.go (ioctl numbers and structs), system.go, vm.go,
-// vcpu.go (register state), cpuid.go, run.go (the run loop and exits),
-// memory.go (GuestMemory, checked access), layout_amd64.go (the guest
-// physical address map).
+// Files: kvm_abi_unsafe_amd64.go (ioctl numbers and structs, sized with
+// unsafe.Sizeof), ioctl_unsafe.go (the ioctl calls, generic over the
+// argument's type), abi_unsafe.go (structures with variable-length
+// tails), system.go, vm.go, vcpu.go (register state), cpuid.go, run.go
+// (the run loop and exit dispatch), kvmrun.go (decoding the kvm_run page,
+// a pure function), exit.go (exit errors), memory.go (GuestMemory,
+// checked access), layout_amd64.go (the guest physical address map).
+// Only the _unsafe.go files import unsafe.
 package vmm

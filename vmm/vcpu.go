@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,7 +48,7 @@ func (c *VCPU) ID() int { return c.id }
 // Regs returns the general-purpose registers (KVM_GET_REGS).
 func (c *VCPU) Regs() (Regs, error) {
 	var r Regs
-	if err := ioctlPtr(c.fd, KVM_GET_REGS, unsafe.Pointer(&r)); err != nil {
+	if err := ioctlPtr(c.fd, KVM_GET_REGS, &r); err != nil {
 		return r, ioctlError("KVM_GET_REGS", err)
 	}
 	return r, nil
@@ -57,7 +56,7 @@ func (c *VCPU) Regs() (Regs, error) {
 
 // SetRegs sets the general-purpose registers (KVM_SET_REGS).
 func (c *VCPU) SetRegs(r Regs) error {
-	if err := ioctlPtr(c.fd, KVM_SET_REGS, unsafe.Pointer(&r)); err != nil {
+	if err := ioctlPtr(c.fd, KVM_SET_REGS, &r); err != nil {
 		return ioctlError("KVM_SET_REGS", err)
 	}
 	return nil
@@ -66,7 +65,7 @@ func (c *VCPU) SetRegs(r Regs) error {
 // Sregs returns the special registers (KVM_GET_SREGS).
 func (c *VCPU) Sregs() (Sregs, error) {
 	var s Sregs
-	if err := ioctlPtr(c.fd, KVM_GET_SREGS, unsafe.Pointer(&s)); err != nil {
+	if err := ioctlPtr(c.fd, KVM_GET_SREGS, &s); err != nil {
 		return s, ioctlError("KVM_GET_SREGS", err)
 	}
 	return s, nil
@@ -74,7 +73,7 @@ func (c *VCPU) Sregs() (Sregs, error) {
 
 // SetSregs sets the special registers (KVM_SET_SREGS).
 func (c *VCPU) SetSregs(s Sregs) error {
-	if err := ioctlPtr(c.fd, KVM_SET_SREGS, unsafe.Pointer(&s)); err != nil {
+	if err := ioctlPtr(c.fd, KVM_SET_SREGS, &s); err != nil {
 		return ioctlError("KVM_SET_SREGS", err)
 	}
 	return nil
@@ -89,7 +88,7 @@ const (
 
 // SetFPU sets the x87/SSE state (KVM_SET_FPU).
 func (c *VCPU) SetFPU(f FPU) error {
-	if err := ioctlPtr(c.fd, KVM_SET_FPU, unsafe.Pointer(&f)); err != nil {
+	if err := ioctlPtr(c.fd, KVM_SET_FPU, &f); err != nil {
 		return ioctlError("KVM_SET_FPU", err)
 	}
 	return nil
@@ -121,9 +120,9 @@ func (c *VCPU) SetMSRs(msrs []MSR) error {
 		return nil
 	}
 	buf := msrBuffer(msrs)
-	n, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(c.fd), KVM_SET_MSRS, uintptr(unsafe.Pointer(&buf[0])))
-	if errno != 0 {
-		return ioctlError("KVM_SET_MSRS", errno)
+	n, err := ioctlPtrResult(c.fd, KVM_SET_MSRS, &buf[0])
+	if err != nil {
+		return ioctlError("KVM_SET_MSRS", err)
 	}
 	if int(n) != len(msrs) {
 		return fmt.Errorf("KVM_SET_MSRS: MSR %#x refused", msrs[n].Index)
@@ -134,7 +133,7 @@ func (c *VCPU) SetMSRs(msrs []MSR) error {
 // SetCPUID sets the CPUID leaves the guest sees (KVM_SET_CPUID2).
 func (c *VCPU) SetCPUID(entries []CPUIDEntry) error {
 	buf := cpuidBuffer(entries)
-	if err := ioctlPtr(c.fd, KVM_SET_CPUID2, unsafe.Pointer(&buf[0])); err != nil {
+	if err := ioctlPtr(c.fd, KVM_SET_CPUID2, &buf[0]); err != nil {
 		return ioctlError("KVM_SET_CPUID2", err)
 	}
 	return nil
@@ -156,7 +155,7 @@ const (
 // to the IO-APIC.
 func (c *VCPU) SetupLINTs() error {
 	var st kvmLAPICState
-	if err := ioctlPtr(c.fd, KVM_GET_LAPIC, unsafe.Pointer(&st)); err != nil {
+	if err := ioctlPtr(c.fd, KVM_GET_LAPIC, &st); err != nil {
 		return ioctlError("KVM_GET_LAPIC", err)
 	}
 	setLVT := func(off int, mode uint32) {
@@ -166,7 +165,7 @@ func (c *VCPU) SetupLINTs() error {
 	}
 	setLVT(apicLVTLINT0, apicDeliveryExtINT)
 	setLVT(apicLVTLINT1, apicDeliveryNMI)
-	if err := ioctlPtr(c.fd, KVM_SET_LAPIC, unsafe.Pointer(&st)); err != nil {
+	if err := ioctlPtr(c.fd, KVM_SET_LAPIC, &st); err != nil {
 		return ioctlError("KVM_SET_LAPIC", err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package vmm
 
 import (
 	"fmt"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,9 +36,9 @@ func (vm *VM) SetMemory(mem *GuestMemory) error {
 			Slot:          uint32(i),
 			GuestPhysAddr: r.Start,
 			MemorySize:    r.Size,
-			UserspaceAddr: uint64(uintptr(unsafe.Pointer(&mem.host[r.hostOffset]))),
+			UserspaceAddr: hostAddress(mem.host[r.hostOffset:]),
 		}
-		if err := ioctlPtr(vm.fd, KVM_SET_USER_MEMORY_REGION, unsafe.Pointer(&region)); err != nil {
+		if err := ioctlPtr(vm.fd, KVM_SET_USER_MEMORY_REGION, &region); err != nil {
 			return ioctlError(fmt.Sprintf("KVM_SET_USER_MEMORY_REGION slot %d [%#x, +%#x)", i, r.Start, r.Size), err)
 		}
 	}
@@ -64,7 +63,7 @@ func (vm *VM) SetTSSAddr(addr uint64) error {
 // for unpaged guest modes (KVM_SET_IDENTITY_MAP_ADDR). It must be called
 // before any vCPU is created.
 func (vm *VM) SetIdentityMapAddr(addr uint64) error {
-	if err := ioctlPtr(vm.fd, KVM_SET_IDENTITY_MAP_ADDR, unsafe.Pointer(&addr)); err != nil {
+	if err := ioctlPtr(vm.fd, KVM_SET_IDENTITY_MAP_ADDR, &addr); err != nil {
 		return ioctlError("KVM_SET_IDENTITY_MAP_ADDR", err)
 	}
 	return nil
@@ -84,7 +83,7 @@ func (vm *VM) CreateIRQChip() error {
 // CreateIRQChip. Linux calibrates its TSC against it.
 func (vm *VM) CreatePIT2() error {
 	cfg := kvmPITConfig{Flags: KVM_PIT_SPEAKER_DUMMY}
-	if err := ioctlPtr(vm.fd, KVM_CREATE_PIT2, unsafe.Pointer(&cfg)); err != nil {
+	if err := ioctlPtr(vm.fd, KVM_CREATE_PIT2, &cfg); err != nil {
 		return ioctlError("KVM_CREATE_PIT2", err)
 	}
 	return nil
@@ -97,7 +96,7 @@ func (vm *VM) SetIRQLine(irq uint32, high bool) error {
 	if high {
 		lvl.Level = 1
 	}
-	if err := ioctlPtr(vm.fd, KVM_IRQ_LINE, unsafe.Pointer(&lvl)); err != nil {
+	if err := ioctlPtr(vm.fd, KVM_IRQ_LINE, &lvl); err != nil {
 		return ioctlError(fmt.Sprintf("KVM_IRQ_LINE %d", irq), err)
 	}
 	return nil
@@ -122,7 +121,7 @@ func (l *IRQLine) SetLevel(high bool) error { return l.vm.SetIRQLine(l.gsi, high
 // not routed), which is the guest's business, not an error.
 func (vm *VM) SignalMSI(address uint64, data uint32) error {
 	msi := kvmMSI{AddressLo: uint32(address), AddressHi: uint32(address >> 32), Data: data}
-	if err := ioctlPtr(vm.fd, KVM_SIGNAL_MSI, unsafe.Pointer(&msi)); err != nil {
+	if err := ioctlPtr(vm.fd, KVM_SIGNAL_MSI, &msi); err != nil {
 		return ioctlError("KVM_SIGNAL_MSI", err)
 	}
 	return nil
@@ -132,7 +131,7 @@ func (vm *VM) SignalMSI(address uint64, data uint32) error {
 // without a trip through the VMM (KVM_IRQFD).
 func (vm *VM) RegisterIRQFD(efd int, gsi uint32) error {
 	arg := kvmIRQFD{FD: uint32(efd), GSI: gsi}
-	if err := ioctlPtr(vm.fd, KVM_IRQFD, unsafe.Pointer(&arg)); err != nil {
+	if err := ioctlPtr(vm.fd, KVM_IRQFD, &arg); err != nil {
 		return ioctlError("KVM_IRQFD", err)
 	}
 	return nil
@@ -146,7 +145,7 @@ func (vm *VM) RegisterIOEventFD(efd int, addr uint64, length uint32, pio bool) e
 	if pio {
 		arg.Flags |= KVM_IOEVENTFD_FLAG_PIO
 	}
-	if err := ioctlPtr(vm.fd, KVM_IOEVENTFD, unsafe.Pointer(&arg)); err != nil {
+	if err := ioctlPtr(vm.fd, KVM_IOEVENTFD, &arg); err != nil {
 		return ioctlError("KVM_IOEVENTFD", err)
 	}
 	return nil

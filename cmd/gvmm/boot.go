@@ -23,79 +23,148 @@ import (
 // eol ends gvmm's own stderr lines: "\r\n" while the terminal is raw.
 var eol = "\n"
 
-// runBoot is `gvmm boot KERNEL [--initrd F] [--cmdline S] [--mem 256M]
-// [--cpus N]`.
-func runBoot(args []string) int {
+// bootFlags are `gvmm boot`'s flags as the user typed them.
+type bootFlags struct {
+	kernel                    string
+	initrd, cmdline, mem      string
+	cpus                      int
+	kvmPath                   string
+	debug, stats              bool
+	console, net, mac, hostIP string
+}
+
+// usageError is a mistake in the command line itself: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// parseBootFlags parses `gvmm boot KERNEL [flags]`; flags may come before
+// or after KERNEL.
+func parseBootFlags(args []string) (*bootFlags, error) {
+	f := &bootFlags{}
 	fs := flag.NewFlagSet("boot", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: gvmm boot KERNEL [flags]\n\nBoot an ELF (PVH) or bzImage kernel.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	initrd := fs.String("initrd", "", "initial ramdisk `file` (a bzImage without it gets the default u-root initramfs; \"none\" for none)")
-	cmdline := fs.String("cmdline", "", "kernel command `line` (default: console=ttyS0, plus for a bzImage reboot=k panic=-1 and, with --net, the guest agent's address)")
-	mem := fs.String("mem", "256M", "guest memory `size` (K, M, G suffixes)")
-	cpus := fs.Int("cpus", 1, "number of vCPUs")
-	kvmPath := fs.String("kvm", vmm.DevKVM, "KVM device `path`")
-	debug := fs.Bool("debug", false, "log VMM details (unhandled I/O, devices) to stderr")
-	stats := fs.Bool("stats", false, "print start-up timings (set-up, first console output, READY) at exit")
-	consoleKind := fs.String("console", "serial", "interactive console: serial or virtio (hvc0; boot with console=hvc0)")
-	netFlag := fs.String("net", "", "network: tap (create a TAP device) or tap=NAME (create or attach NAME)")
-	mac := fs.String("mac", "", "guest MAC `address` for --net (default: random, locally administered)")
-	hostAddr := fs.String("host-addr", "192.168.100.1/24", "`address/prefix` for the host end of the TAP (\"\" for none)")
+	fs.StringVar(&f.initrd, "initrd", "", "initial ramdisk `file` (a bzImage without it gets the default u-root initramfs; \"none\" for none)")
+	fs.StringVar(&f.cmdline, "cmdline", "", "kernel command `line` (default: console=ttyS0, plus for a bzImage reboot=k panic=-1 and, with --net, the guest agent's address)")
+	fs.StringVar(&f.mem, "mem", fmt.Sprintf("%dM", machine.DefaultMemSize>>20), "guest memory `size` (K, M, G suffixes)")
+	fs.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
+	fs.StringVar(&f.kvmPath, "kvm", vmm.DevKVM, "KVM device `path`")
+	fs.BoolVar(&f.debug, "debug", false, "log VMM details (unhandled I/O, devices) to stderr")
+	fs.BoolVar(&f.stats, "stats", false, "print start-up timings (set-up, first console output, READY) at exit")
+	fs.StringVar(&f.console, "console", "serial", "interactive console: serial or virtio (hvc0; boot with console=hvc0)")
+	fs.StringVar(&f.net, "net", "", "network: tap (create a TAP device) or tap=NAME (create or attach NAME)")
+	fs.StringVar(&f.mac, "mac", "", "guest MAC `address` for --net (default: random, locally administered)")
+	fs.StringVar(&f.hostIP, "host-addr", "192.168.100.1/24", "`address/prefix` for the host end of the TAP (\"\" for none)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return nil, err
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(os.Stderr, "gvmm: boot needs exactly one KERNEL argument (see gvmm boot -h)")
-		return 2
+		return nil, usageError{"boot needs exactly one KERNEL argument (see gvmm boot -h)"}
 	}
-	if *debug {
+	f.kernel = pos[0]
+	return f, nil
+}
+
+// bootConfig turns the flags into a machine configuration, and checks
+// them, without touching /dev/kvm: the initrd and command line defaults,
+// the memory size, the network. sniffLinux says whether a path is a
+// bzImage and defaultInitrd finds the default initramfs (both injected,
+// so the table test runs without files). machine.Config.Validate then
+// checks the files themselves, still before KVM.
+func bootConfig(f *bootFlags, sniffLinux func(string) bool, defaultInitrd func() string) (machine.Config, error) {
+	linux := sniffLinux(f.kernel)
+	initrd := f.initrd
+	switch {
+	case initrd == "none":
+		initrd = ""
+	case initrd == "" && linux:
+		initrd = defaultInitrd()
+	}
+	size, err := machine.ParseMemSize(f.mem)
+	if err != nil {
+		return machine.Config{}, err
+	}
+	cfg := machine.Config{
+		KVMPath: f.kvmPath,
+		Kernel:  f.kernel,
+		Initrd:  initrd,
+		Cmdline: f.cmdline,
+		MemSize: size,
+		CPUs:    f.cpus,
+		Console: machine.ConsoleKind(f.console),
+	}
+	var host netip.Prefix
+	if f.net != "" {
+		nc, err := parseNetFlag(f.net)
+		if err != nil {
+			return machine.Config{}, usageError{err.Error()}
+		}
+		if f.hostIP != "" {
+			if host, err = netip.ParsePrefix(f.hostIP); err != nil {
+				return machine.Config{}, usageError{fmt.Sprintf("--host-addr %q: want an address with a prefix length, such as 192.168.100.1/24", f.hostIP)}
+			}
+		}
+		nc.MAC, nc.HostAddr = f.mac, host
+		cfg.Net = nc
+	}
+	if cfg.Cmdline == "" {
+		cfg.Cmdline = defaultCmdline(linux, f.net != "", host)
+	}
+	return cfg, nil
+}
+
+// runBoot is `gvmm boot KERNEL [--initrd F] [--cmdline S] [--mem 256M]
+// [--cpus N] ...`: parse, configure, check, run, report.
+func runBoot(args []string) int {
+	f, err := parseBootFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, "gvmm: "+ue.msg)
+		}
+		return 2 // the flag package has printed its own message
+	}
+	if f.debug {
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	}
-	linux := isBzImage(pos[0])
-	switch {
-	case *initrd == "none":
-		*initrd = ""
-	case *initrd == "" && linux:
-		*initrd = defaultInitramfs()
+	cfg, err := bootConfig(f, isBzImage, defaultInitramfs)
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, "gvmm: "+ue.msg)
+			return 2
+		}
+		return fail(err)
 	}
-	if *cmdline == "" {
-		*cmdline = defaultCmdline(linux, *netFlag != "", *hostAddr)
+	// Everything about the inputs is checked here, before /dev/kvm.
+	if err := cfg.Validate(); err != nil {
+		return fail(err)
 	}
-	size, err := machine.ParseMemSize(*mem)
+	cfg.ConsoleOut = os.Stdout
+	cfg.OnReady = func(us int64) { fmt.Fprint(os.Stderr, clock.ReadyLine(us)+eol) }
+	res, err := runMachine(cfg)
 	if err != nil {
 		return fail(err)
 	}
+	return reportStop(res, f.stats)
+}
 
+// runMachine builds and runs the VM with the terminal as its console:
+// raw mode, the Ctrl-A escapes, and SIGINT/SIGTERM/SIGHUP stopping the VM
+// cleanly, as QEMU does ("terminating on signal").
+func runMachine(cfg machine.Config) (machine.Result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := machine.Config{
-		KVMPath:    *kvmPath,
-		Kernel:     pos[0],
-		Initrd:     *initrd,
-		Cmdline:    *cmdline,
-		MemSize:    size,
-		CPUs:       *cpus,
-		ConsoleOut: os.Stdout,
-		Console:    machine.ConsoleKind(*consoleKind),
-		OnReady:    func(us int64) { fmt.Fprint(os.Stderr, clock.ReadyLine(us)+eol) },
-	}
-	if *netFlag != "" {
-		nc, err := parseNetFlag(*netFlag)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "gvmm: "+err.Error())
-			return 2
-		}
-		nc.MAC, nc.HostAddr = *mac, *hostAddr
-		cfg.Net = nc
-	}
 	restore, err := console.MakeRaw(os.Stdin)
 	if err != nil {
-		return fail(fmt.Errorf("terminal raw mode: %w", err))
+		return machine.Result{}, fmt.Errorf("terminal raw mode: %w", err)
 	}
 	defer restore()
 	// In raw mode the terminal no longer turns "\n" into "\r\n".
@@ -104,9 +173,6 @@ func runBoot(args []string) int {
 	}
 	cfg.Input = console.NewEscapeReader(os.Stdin, os.Stderr, cancel)
 
-	// SIGINT and SIGTERM stop the VM cleanly, as QEMU does ("terminating
-	// on signal"): vCPUs are stopped, the terminal restored, resources
-	// released.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -119,13 +185,17 @@ func runBoot(args []string) int {
 
 	m, err := machine.New(cfg)
 	if err != nil {
-		restore()
-		return fail(err)
+		return machine.Result{}, err
 	}
 	defer m.Close()
 	res := m.Run(ctx)
 	restore()
-	if *stats {
+	return res, nil
+}
+
+// reportStop says why the VM stopped and returns gvmm's exit code.
+func reportStop(res machine.Result, stats bool) int {
+	if stats {
 		fmt.Fprintf(os.Stderr, "gvmm: stats: setup_us=%d first_output_us=%d ready_us=%d reason=%s\n",
 			res.SetupDoneAt, res.FirstOutputAt, res.ReadyAt, res.Reason)
 	}
@@ -192,19 +262,15 @@ const guestHTTPPort = 80
 // immediate reboot on panic (pvpanic reports it first); and with --net the
 // agent's address, the host's plus one, with its HTTP server on, so that
 // `gvmm boot --net tap bzImage` answers HTTP from the host.
-func defaultCmdline(linux, withNet bool, hostAddr string) string {
+func defaultCmdline(linux, withNet bool, host netip.Prefix) string {
 	c := "console=ttyS0"
 	if !linux {
 		return c
 	}
 	c += " reboot=k panic=-1"
-	if !withNet {
+	if !withNet || !host.IsValid() || !host.Addr().Is4() {
 		return c
 	}
-	p, err := netip.ParsePrefix(hostAddr)
-	if err != nil || !p.Addr().Is4() {
-		return c
-	}
-	guest := p.Addr().Next()
-	return fmt.Sprintf("%s gvmm.ip=%s/%d gvmm.http=:%d", c, guest, p.Bits(), guestHTTPPort)
+	guest := host.Addr().Next()
+	return fmt.Sprintf("%s gvmm.ip=%s/%d gvmm.http=:%d", c, guest, host.Bits(), guestHTTPPort)
 }

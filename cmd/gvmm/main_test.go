@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gvmm/internal/kvmtest"
+	"gvmm/internal/machine"
 )
 
 var (
@@ -197,11 +199,95 @@ func TestCheckWithoutKVM(t *testing.T) {
 }
 
 func TestDefaultCmdline(t *testing.T) {
-	assert.Equal(t, "console=ttyS0", defaultCmdline(false, true, "192.168.100.1/24"))
-	assert.Equal(t, "console=ttyS0 reboot=k panic=-1", defaultCmdline(true, false, "192.168.100.1/24"))
+	host := netip.MustParsePrefix("192.168.100.1/24")
+	assert.Equal(t, "console=ttyS0", defaultCmdline(false, true, host))
+	assert.Equal(t, "console=ttyS0 reboot=k panic=-1", defaultCmdline(true, false, host))
 	assert.Equal(t, "console=ttyS0 reboot=k panic=-1 gvmm.ip=192.168.100.2/24 gvmm.http=:80",
-		defaultCmdline(true, true, "192.168.100.1/24"))
-	assert.Equal(t, "console=ttyS0 reboot=k panic=-1", defaultCmdline(true, true, ""), "no host address: no guest address")
+		defaultCmdline(true, true, host))
+	assert.Equal(t, "console=ttyS0 reboot=k panic=-1", defaultCmdline(true, true, netip.Prefix{}), "no host address: no guest address")
+}
+
+// TestBootConfig: the flags become a machine.Config without any file or
+// KVM: defaults for Linux and PVH kernels, --initrd none, the network.
+func TestBootConfig(t *testing.T) {
+	isLinux := func(p string) bool { return strings.HasSuffix(p, "bzImage") }
+	initramfs := func() string { return "/build/initramfs.cpio" }
+	flags := func(mod func(*bootFlags)) *bootFlags {
+		f, err := parseBootFlags([]string{"k"})
+		require.NoError(t, err)
+		if mod != nil {
+			mod(f)
+		}
+		return f
+	}
+	for _, c := range []struct {
+		name     string
+		flags    *bootFlags
+		want     func(*testing.T, machine.Config)
+		usage    bool
+		inputErr bool
+	}{
+		{name: "PVH defaults", flags: flags(nil), want: func(t *testing.T, c machine.Config) {
+			assert.Equal(t, "k", c.Kernel)
+			assert.Empty(t, c.Initrd, "a PVH guest gets no default initramfs")
+			assert.Equal(t, "console=ttyS0", c.Cmdline)
+			assert.Equal(t, uint64(machine.DefaultMemSize), c.MemSize)
+			assert.Equal(t, 1, c.CPUs)
+			assert.Nil(t, c.Net)
+		}},
+		{name: "bzImage defaults", flags: flags(func(f *bootFlags) { f.kernel = "bzImage" }), want: func(t *testing.T, c machine.Config) {
+			assert.Equal(t, "/build/initramfs.cpio", c.Initrd)
+			assert.Equal(t, "console=ttyS0 reboot=k panic=-1", c.Cmdline)
+		}},
+		{name: "initrd none", flags: flags(func(f *bootFlags) { f.kernel, f.initrd = "bzImage", "none" }), want: func(t *testing.T, c machine.Config) {
+			assert.Empty(t, c.Initrd)
+		}},
+		{name: "net with host address", flags: flags(func(f *bootFlags) { f.kernel, f.net, f.mac = "bzImage", "tap=t0", "52:54:00:00:00:01" }), want: func(t *testing.T, c machine.Config) {
+			require.NotNil(t, c.Net)
+			assert.Equal(t, "t0", c.Net.TAP)
+			assert.Equal(t, "52:54:00:00:00:01", c.Net.MAC)
+			assert.Equal(t, netip.MustParsePrefix("192.168.100.1/24"), c.Net.HostAddr, "parsed once, here")
+			assert.Contains(t, c.Cmdline, "gvmm.ip=192.168.100.2/24")
+		}},
+		{name: "net without host address", flags: flags(func(f *bootFlags) { f.kernel, f.net, f.hostIP = "bzImage", "tap", "" }), want: func(t *testing.T, c machine.Config) {
+			assert.False(t, c.Net.HostAddr.IsValid())
+			assert.NotContains(t, c.Cmdline, "gvmm.ip=")
+		}},
+		{name: "explicit command line wins", flags: flags(func(f *bootFlags) { f.kernel, f.cmdline = "bzImage", "quiet" }), want: func(t *testing.T, c machine.Config) {
+			assert.Equal(t, "quiet", c.Cmdline)
+		}},
+		{name: "bad --net", flags: flags(func(f *bootFlags) { f.net = "bridge" }), usage: true},
+		{name: "bad --host-addr", flags: flags(func(f *bootFlags) { f.net, f.hostIP = "tap", "192.168.100.1" }), usage: true},
+		{name: "bad --mem", flags: flags(func(f *bootFlags) { f.mem = "lots" }), inputErr: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := bootConfig(c.flags, isLinux, initramfs)
+			var ue usageError
+			switch {
+			case c.usage:
+				require.ErrorAs(t, err, &ue)
+			case c.inputErr:
+				require.Error(t, err)
+				assert.False(t, errors.As(err, &ue))
+			default:
+				require.NoError(t, err)
+				c.want(t, cfg)
+			}
+		})
+	}
+}
+
+func TestParseBootFlags(t *testing.T) {
+	f, err := parseBootFlags([]string{"--mem", "1G", "kernel", "--cpus", "2"})
+	require.NoError(t, err)
+	assert.Equal(t, "kernel", f.kernel, "flags before and after KERNEL")
+	assert.Equal(t, "1G", f.mem)
+	assert.Equal(t, 2, f.cpus)
+	_, err = parseBootFlags([]string{"a", "b"})
+	var ue usageError
+	assert.ErrorAs(t, err, &ue)
+	_, err = parseBootFlags(nil)
+	assert.ErrorAs(t, err, &ue)
 }
 
 // TestBenchExecsHarness: `gvmm bench` hands over to gvmm-bench beside the

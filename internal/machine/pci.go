@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 
 	"gvmm/boot"
 	"gvmm/devices/pci"
@@ -21,9 +22,9 @@ type NetConfig struct {
 	TAP string
 	// MAC is the guest's MAC address; "" picks a random local one.
 	MAC string
-	// HostAddr, if set (e.g. "192.168.100.1/24"), is given to the host end
+	// HostAddr, if valid (e.g. 192.168.100.1/24), is given to the host end
 	// of the TAP, so host and guest can talk.
-	HostAddr string
+	HostAddr netip.Prefix
 }
 
 // attachPCI builds the PCI bus: the host bridge, a pvpanic device so a
@@ -86,13 +87,9 @@ func (m *Machine) attachNet(root *pci.Root, nc *NetConfig) error {
 		}
 	}
 	var host *net.IPNet
-	if nc.HostAddr != "" {
-		ip, ipnet, err := net.ParseCIDR(nc.HostAddr)
-		if err != nil {
-			return fmt.Errorf("host address %q: want an address with a prefix length, such as 192.168.100.1/24: %w", nc.HostAddr, err)
-		}
-		ipnet.IP = ip
-		host = ipnet
+	if nc.HostAddr.IsValid() {
+		a := nc.HostAddr.Addr()
+		host = &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(nc.HostAddr.Bits(), a.BitLen())}
 	}
 	tap, err := vnet.OpenTAP(nc.TAP)
 	if err != nil {
