@@ -5,8 +5,15 @@
 // tear everything down. Nothing registers itself: every part is created and
 // wired here, explicitly, in the order the KVM API requires.
 //
-// Files: config.go (what to build and how to validate it), machine.go (the
+// Validation comes first and needs no KVM: Config.Validate checks sizes
+// and counts, then opens the kernel and initrd and runs boot.Check
+// against the memory layout, so a wrong file is reported as such on any
+// host, before /dev/kvm is opened.
+//
+// Files: config.go (what to build and how to validate it), bootfiles.go
+// (opening the kernel and initrd, the pre-KVM boot check), machine.go (the
 // build and run sequence), cpu.go (boot vCPU registers from a boot.Entry),
-// exits.go (the ExitHandler that feeds the buses), stop.go (why a VM
-// stopped, and its exit code).
+// pci.go (the PCI bus, pvpanic, virtio console and net), exits.go (the
+// ExitHandler that feeds the buses), stop.go (why a VM stopped, and its
+// exit code).
 package machine
