@@ -104,8 +104,9 @@ const (
 	COM1Port = 0x3f8
 	COM1IRQ  = 4
 
-	// I8042Port is the i8042 keyboard controller's command port; the guest
-	// writes 0xfe here to pulse the CPU reset line (Linux's reboot=k).
+	// I8042DataPort and I8042CommandPort are the i8042 keyboard
+	// controller's ports; the guest writes 0xfe to the command port to
+	// pulse the CPU reset line (Linux's reboot=k).
 	I8042DataPort    = 0x60
 	I8042CommandPort = 0x64
 

@@ -20,7 +20,7 @@ import (
 const (
 	VendorRedHat = 0x1b36
 	DevicePanic  = 0x0011
-	// classSystemOther is base class 0x08 (base system peripheral),
+	// classSystemPeripheral is base class 0x08 (base system peripheral),
 	// subclass 0x80 (other), as QEMU's pvpanic-pci reports.
 	classSystemPeripheral = 0x08
 	subclassOther         = 0x80
