@@ -1,0 +1,16 @@
+#include "textflag.h"
+
+// func cpuid(leaf, subleaf uint32) (eax, ebx, ecx, edx uint32)
+//
+// CPUID reads EAX (the leaf) and ECX (the sub-leaf) and writes EAX, EBX,
+// ECX and EDX (Intel SDM Vol. 2A, "CPUID"; AMD APM Vol. 3, "CPUID"). BX is
+// an ordinary scratch register in Go's ABI0, so clobbering it is fine.
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL leaf+0(FP), AX
+	MOVL subleaf+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
