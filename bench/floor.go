@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"gvmm/bench/harness"
 	"gvmm/bench/report"
 )
 
@@ -26,9 +27,6 @@ type Sample struct {
 	// command was not started through it.
 	MaxRSSKiB int64
 }
-
-// readyLine matches gvmm's READY report and the floor program's.
-var readyLine = regexp.MustCompile(`^(gvmm: READY at [0-9]+ us|READY)$`)
 
 // rssLine is the rusage launcher's report.
 var rssLine = regexp.MustCompile(`^rusage: maxrss_kib=([0-9]+)$`)
@@ -52,7 +50,7 @@ func RunOnce(ctx context.Context, argv []string, wantCode int, timeout time.Dura
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		line := sc.Text()
-		if s.Ready == 0 && readyLine.MatchString(line) {
+		if s.Ready == 0 && harness.IsReadyLine(line) {
 			s.Ready = time.Since(start)
 		}
 		if m := rssLine.FindStringSubmatch(line); m != nil {

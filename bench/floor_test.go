@@ -12,16 +12,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gvmm/internal/kvmtest"
+	"gvmm/internal/testenv"
 	"gvmm/vmm"
 )
+
+// TestMain removes the gvmm binary and test guests built for the floor.
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // floorSubjects builds the three floor subjects in dir (or takes the
 // prebuilt ones of `make kvm-tests` and `make bench-floor` in the rig).
 func floorSubjects(t testing.TB, dir string) map[string][]string {
-	gvmm, err := kvmtest.GVMM(dir)
-	require.NoError(t, err)
-	guests, err := kvmtest.TestGuests(dir)
-	require.NoError(t, err)
+	gvmm := kvmtest.StaticGVMM(t)
+	hello := kvmtest.Guest(t, "hello32")
 	floor, err := kvmtest.CProgram(dir, "kvmfloor", "testdata/kvmfloor.c")
 	require.NoError(t, err)
 	rusage, err := kvmtest.CProgram(dir, "rusage", "testdata/rusage.c")
@@ -29,7 +31,7 @@ func floorSubjects(t testing.TB, dir string) map[string][]string {
 	subjects := map[string][]string{
 		"launcher": {rusage, "true"},
 		"raw-kvm":  {rusage, floor},
-		"gvmm":     {rusage, gvmm, "boot", guests["hello32"], "--mem", "256M"},
+		"gvmm":     {rusage, gvmm, "boot", hello, "--mem", "256M"},
 	}
 	// QEMU's microvm with the same PVH guest; isa-debug-exit at the
 	// debug device's exit port ends it (status 0 becomes exit code 1).
@@ -37,7 +39,7 @@ func floorSubjects(t testing.TB, dir string) map[string][]string {
 		subjects["qemu-microvm"] = []string{rusage, qemu,
 			"-M", "microvm,x-option-roms=off,rtc=off,isa-serial=on", "-enable-kvm", "-cpu", "qemu64",
 			"-m", "256M", "-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio",
-			"-kernel", guests["hello32"], "-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=1", vmm.DebugPort+1)}
+			"-kernel", hello, "-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=1", vmm.DebugPort+1)}
 	}
 	return subjects
 }

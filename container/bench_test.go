@@ -14,6 +14,9 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"gvmm/guest/ready"
+	"gvmm/internal/testenv"
 )
 
 // contender is one way of starting the READY workload; start returns the
@@ -38,9 +41,7 @@ type contender struct {
 //
 //	go test -run '^$' -bench StartToReady -benchtime 20x ./container/
 func BenchmarkStartToReady(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
+	testenv.NeedRoot(b, "containers")
 	cs := contenders(b)
 	samples := make([][]time.Duration, len(cs))
 	for i := 0; i < b.N; i++ {
@@ -234,7 +235,7 @@ func runOther(b *testing.B, tool, bundle string, i int) time.Duration {
 	n, _ := r.Read(buf[:])
 	d := time.Since(t0)
 	_ = cmd.Wait()
-	if n != 1 || buf[0] != ReadyMagic {
+	if n != 1 || buf[0] != ready.Magic {
 		b.Fatalf("%s: no READY", tool)
 	}
 	return d
@@ -251,9 +252,7 @@ func median(samples []time.Duration) float64 {
 //
 //	go test -run '^$' -bench Seal ./container/
 func BenchmarkSeal(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: overlayfs")
-	}
+	testenv.NeedRoot(b, "overlayfs")
 	self, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"gvmm/internal/testenv"
 )
 
 // TestSpecBundles runs the config.json that `runc spec` and `crun spec`
@@ -17,9 +19,7 @@ func TestSpecBundles(t *testing.T) {
 	root := testRootfs(t)
 	for _, tool := range []string{"runc", "crun"} {
 		t.Run(tool, func(t *testing.T) {
-			if _, err := exec.LookPath(tool); err != nil {
-				t.Skipf("%s not installed (apt-get install %s)", tool, tool)
-			}
+			testenv.NeedTool(t, tool, tool)
 			bundle := t.TempDir()
 			cmd := exec.Command(tool, "spec")
 			cmd.Dir = bundle

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -172,12 +171,12 @@ func attachDeviceFilter(dir string, rules []specs.LinuxDeviceCgroup) error {
 	logBuf := make([]byte, 4096)
 	load := bpfProgLoadAttr{
 		progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE, insnCnt: uint32(len(prog)),
-		insns:    uint64(uintptr(unsafe.Pointer(&code[0]))),
-		license:  uint64(uintptr(unsafe.Pointer(&license[0]))),
-		logLevel: 1, logSize: uint32(len(logBuf)), logBuf: uint64(uintptr(unsafe.Pointer(&logBuf[0]))),
+		insns:    bufAddr(code),
+		license:  bufAddr(license),
+		logLevel: 1, logSize: uint32(len(logBuf)), logBuf: bufAddr(logBuf),
 	}
 	copy(load.name[:], "gvmm_devices")
-	fd, _, e := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&load)), unsafe.Sizeof(load))
+	fd, e := bpfProgLoad(&load)
 	runtime.KeepAlive(code)
 	runtime.KeepAlive(license)
 	runtime.KeepAlive(logBuf)
@@ -193,7 +192,7 @@ func attachDeviceFilter(dir string, rules []specs.LinuxDeviceCgroup) error {
 	defer unix.Close(dirfd)
 	attach := bpfProgAttachAttr{targetFd: uint32(dirfd), attachBpfFd: uint32(fd),
 		attachType: unix.BPF_CGROUP_DEVICE, attachFlags: unix.BPF_F_ALLOW_MULTI}
-	if _, _, e := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_ATTACH, uintptr(unsafe.Pointer(&attach)), unsafe.Sizeof(attach)); e != 0 {
+	if e := bpfProgAttach(&attach); e != 0 {
 		return fmt.Errorf("cgroups: attach device filter to %s: %w", dir, e)
 	}
 	return nil

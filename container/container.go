@@ -12,21 +12,10 @@ import (
 	"time"
 
 	"gvmm/container/nsinit"
+	"gvmm/guest/ready"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// ReadyMagic is the byte the workload writes to GVMM_READY_FD; the same
-// value the VM's agent writes to the debug port (vmm.DebugReadyMagic).
-const ReadyMagic = 123
-
-// processStart approximates when this process started: package variables
-// are initialized before main runs, a few hundred microseconds after exec.
-var processStart = time.Now()
-
-// SinceStart returns the time since the runtime process started, the
-// clock READY is reported on.
-func SinceStart() time.Duration { return time.Since(processStart) }
 
 // Options describe one container to run.
 type Options struct {
@@ -92,7 +81,7 @@ func Start(opts Options) (_ *Container, err error) {
 		return nil, err
 	}
 	if traceEnabled {
-		fmt.Fprintf(os.Stderr, "gvmm: trace start-at %d us\n", SinceStart().Microseconds())
+		fmt.Fprintf(os.Stderr, "gvmm: trace start-at %d us\n", ready.Since().Microseconds())
 	}
 	warmPidfd()
 	store := &Store{Dir: opts.RunDir}
@@ -195,10 +184,10 @@ func (c *Container) watchReady(log io.Writer) {
 			close(c.ready)
 			return
 		}
-		if n == 1 && b[0] == ReadyMagic {
-			at := SinceStart()
+		if n == 1 && b[0] == ready.Magic {
+			at := ready.Since()
 			if log != nil {
-				fmt.Fprintf(log, "gvmm: READY at %d us\n", at.Microseconds())
+				fmt.Fprintln(log, ready.Line(at.Microseconds()))
 			}
 			c.readyR.Close()
 			c.ready <- at

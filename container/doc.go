@@ -105,9 +105,12 @@
 // # Readiness
 //
 // The workload (the guest agent, or testdata/ready) writes the byte
-// ReadyMagic (123) to the fd named by GVMM_READY_FD (3); the runtime
-// timestamps it against the start of its process and prints
-// "gvmm: READY at <N> us", the same line the VMM prints for a VM.
+// ready.Magic (123) to the fd named by GVMM_READY_FD (3); the runtime
+// timestamps it on the process clock (ready.Since, the clock the VMM
+// uses too) and prints ready.Line, "gvmm: READY at <N> us", the same line
+// the VMM prints for a VM. Package guest/ready is the one place the
+// protocol is spelled; it imports only the standard library, so sharing it
+// keeps the runtime standalone.
 //
 // # Lifecycle, and the small waiter
 //

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gvmm/container/nsinit"
+	"gvmm/guest/ready"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,7 +67,7 @@ func (c *Container) handoff(choice string, extra []string) error {
 	}
 	var now unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &now)
-	start := now.Nano() - SinceStart().Nanoseconds()
+	start := now.Nano() - ready.Since().Nanoseconds()
 	remove := "0"
 	if c.remove {
 		remove = "1"

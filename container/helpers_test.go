@@ -2,16 +2,18 @@ package container
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/require"
+
+	"gvmm/internal/testenv"
 )
 
 // TestMain lets the test binary act as the container's init (the runtime
@@ -31,11 +33,10 @@ func TestMain(m *testing.M) {
 		os.Exit(handoffHelper(dir))
 	}
 	code := m.Run()
-	for _, dir := range []string{rootfsOnce.dir, initOnce.dir, escapeOnce.dir, gvmmOnce.dir} {
-		if dir != "" {
-			os.RemoveAll(dir)
-		}
+	if gvmmOnce.dir != "" {
+		os.RemoveAll(gvmmOnce.dir)
 	}
+	testenv.Cleanup()
 	os.Exit(code)
 }
 
@@ -45,21 +46,15 @@ const testTimeout = 20 * time.Second
 // busybox is Debian's busybox-static; its applets make the test rootfs.
 const busybox = "/bin/busybox"
 
-var rootfsOnce struct {
-	sync.Once
-	dir string
-	err error
-}
+// The artefacts the tests build once per test binary (testenv.Once).
+var rootfsOnce, initOnce, escapeOnce testenv.Once[string]
 
 // needRoot skips tests that create namespaces, cgroups and veths.
+// Under CI these fail instead of skipping (testenv).
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: namespaces, cgroups and veth pairs")
-	}
-	if _, err := os.Stat(busybox); err != nil {
-		t.Skip("needs /bin/busybox (apt-get install busybox-static)")
-	}
+	testenv.NeedRoot(t, "namespaces, cgroups and veth pairs")
+	testenv.NeedFile(t, busybox, "apt-get install busybox-static")
 }
 
 // testRootfs builds, once per test binary, a root file system of busybox
@@ -67,17 +62,10 @@ func needRoot(t testing.TB) {
 func testRootfs(t testing.TB) string {
 	t.Helper()
 	needRoot(t)
-	rootfsOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gvmm-rootfs-")
-		if err != nil {
-			rootfsOnce.err = err
-			return
-		}
-		rootfsOnce.dir = dir
-		rootfsOnce.err = buildRootfs(dir)
+	return rootfsOnce.Get(t, "the test rootfs", func(_ context.Context, dir string) (string, error) {
+		root := filepath.Join(dir, "rootfs")
+		return root, buildRootfs(root)
 	})
-	require.NoError(t, rootfsOnce.err)
-	return rootfsOnce.dir
 }
 
 func buildRootfs(dir string) error {
@@ -115,43 +103,32 @@ type buildError struct {
 	err error
 }
 
-func (e *buildError) Error() string { return "build ready: " + e.err.Error() + ": " + e.out }
+func (e *buildError) Error() string { return "go build: " + e.err.Error() + ": " + e.out }
 
-// builtProgram is a static program built once per test binary.
-type builtProgram struct {
-	sync.Once
-	dir, path string
-	err       error
-}
-
-var initOnce, escapeOnce builtProgram
-
-// build compiles the package pkg into a temporary directory as name.
-func (b *builtProgram) build(t testing.TB, pkg, name string) string {
+// buildProgram compiles the package pkg, static, as name into a directory
+// of its own, once per test binary.
+func buildProgram(t testing.TB, o *testenv.Once[string], pkg, name string) string {
 	t.Helper()
-	b.Do(func() {
-		b.dir, b.err = os.MkdirTemp("", "gvmm-prog-")
-		if b.err != nil {
-			return
-		}
-		b.path = filepath.Join(b.dir, name)
-		build := exec.Command("go", "build", "-o", b.path, pkg)
+	return o.Get(t, pkg, func(ctx context.Context, dir string) (string, error) {
+		out := filepath.Join(dir, filepath.Base(pkg), name)
+		build := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			b.err = &buildError{string(out), err}
+		if msg, err := build.CombinedOutput(); err != nil {
+			return "", &buildError{string(msg), err}
 		}
+		return out, nil
 	})
-	require.NoError(t, b.err)
-	return b.path
 }
 
 // testInit builds gvmm-init (container/cmd/gvmm-init) and returns its
 // path: tests pass it as Options.Init, as if it were installed beside gvmm.
-func testInit(t testing.TB) string { return initOnce.build(t, "./cmd/gvmm-init", InitName) }
+func testInit(t testing.TB) string { return buildProgram(t, &initOnce, "./cmd/gvmm-init", InitName) }
 
 // escapeInit builds testdata/escape, an init program that attacks its own
 // executable when it runs as the workload.
-func escapeInit(t testing.TB) string { return escapeOnce.build(t, "./testdata/escape", InitName) }
+func escapeInit(t testing.TB) string {
+	return buildProgram(t, &escapeOnce, "./testdata/escape", InitName)
+}
 
 // testStore is a run directory private to one test.
 func testStore(t *testing.T) *Store {

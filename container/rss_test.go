@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gvmm/internal/testenv"
 )
 
 // BenchmarkRuntimeRSS reports the resident memory (VmRSS, KiB) of the
@@ -15,9 +17,7 @@ import (
 //
 //	go test -run '^$' -bench RuntimeRSS -benchtime 5x ./container/
 func BenchmarkRuntimeRSS(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
+	testenv.NeedRoot(b, "containers")
 	root := testRootfs(b)
 	type sampler struct {
 		name string

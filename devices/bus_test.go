@@ -2,9 +2,12 @@ package devices
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"gvmm/guest/ready"
 )
 
 // regs is a tiny device with 8 byte registers, recording offsets.
@@ -105,17 +108,21 @@ func TestI8042Reset(t *testing.T) {
 }
 
 func TestDebugDevice(t *testing.T) {
-	var ready []int64
+	var got []int64
 	var exits []uint8
+	// A start 5 s ago: the timestamp must be taken against Start, not
+	// against some clock of the device's own.
 	d := &DebugDevice{
-		Ready: func(us int64) { ready = append(ready, us) },
+		Start: time.Now().Add(-5 * time.Second),
+		Ready: func(us int64) { got = append(got, us) },
 		Exit:  func(s uint8) { exits = append(exits, s) },
 	}
 	d.Write(DebugRegReady, []byte{1})
-	assert.Empty(t, ready, "only the magic value counts")
-	d.Write(DebugRegReady, []byte{DebugReadyMagic})
-	require.Len(t, ready, 1)
-	assert.Greater(t, ready[0], int64(0))
+	assert.Empty(t, got, "only the magic value counts")
+	d.Write(DebugRegReady, []byte{ready.Magic})
+	require.Len(t, got, 1)
+	assert.GreaterOrEqual(t, got[0], int64(5_000_000))
+	assert.Less(t, got[0], int64(60_000_000))
 	d.Write(DebugRegExit, []byte{42})
 	assert.Equal(t, []uint8{42}, exits)
 }

@@ -1,18 +1,25 @@
 package devices
 
-import "gvmm/internal/clock"
+import (
+	"time"
+
+	"gvmm/guest/ready"
+)
 
 // DebugDevice is gvmm's guest-to-VMM signalling port (vmm.DebugPort):
 //
-//	offset 0, write DebugReadyMagic: the boot timer. The guest's workload
-//	          is ready; the VMM timestamps the moment in microseconds since
-//	          its own process started (Firecracker's boot-timer device uses
-//	          the same magic, 123).
+//	offset 0, write ready.Magic (123): the boot timer. The guest's
+//	          workload is ready; the device reports the microseconds since
+//	          Start, the VMM's process clock (Firecracker's BootTimer is
+//	          likewise handed its start_ts and takes the same magic).
 //	offset 1, write S: stop the VM with exit status S. Kernels without ACPI
 //	          cannot power a PC off; the guest agent writes 0 here instead.
 //
 // Reads return zero. Any other value or offset is ignored.
 type DebugDevice struct {
+	// Start is the zero of the READY timestamp: the VMM passes its process
+	// clock's (ready.Start). The device reads no clock of its own choosing.
+	Start time.Time
 	// Ready is called with the READY timestamp, once per magic write.
 	Ready func(us int64)
 	// Exit is called with the status byte the guest wrote.
@@ -23,8 +30,6 @@ type DebugDevice struct {
 const (
 	DebugRegReady = 0
 	DebugRegExit  = 1
-	// DebugReadyMagic mirrors vmm.DebugReadyMagic for devices' users.
-	DebugReadyMagic = 123
 )
 
 func (d *DebugDevice) Read(uint64, []byte) {}
@@ -35,8 +40,8 @@ func (d *DebugDevice) Write(offset uint64, data []byte) {
 	}
 	switch offset {
 	case DebugRegReady:
-		if data[0] == DebugReadyMagic && d.Ready != nil {
-			d.Ready(clock.SinceStart())
+		if data[0] == ready.Magic && d.Ready != nil {
+			d.Ready(time.Since(d.Start).Microseconds())
 		}
 	case DebugRegExit:
 		if d.Exit != nil {

@@ -18,7 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/u-root/mkuimage/cpio"
 
-	"gvmm/guest/agent"
+	"gvmm/guest/agentcfg"
+	"gvmm/guest/ready"
 )
 
 func TestImageLayout(t *testing.T) {
@@ -94,19 +95,19 @@ func TestUnpackedAgentReportsReady(t *testing.T) {
 			cmd.Dir = root
 			cmd.Stdout, cmd.Stderr = &out, &out
 			cmd.ExtraFiles = []*os.File{w} // fd 3 in the child
-			cmd.Env = []string{agent.EnvReadyFD + "=3", agent.EnvMode + "=" + tt.mode}
+			cmd.Env = []string{agentcfg.EnvReadyFD + "=3", agentcfg.EnvMode + "=" + tt.mode}
 			require.NoError(t, cmd.Start())
 			w.Close()
 
-			ready := make(chan []byte, 1)
+			got := make(chan []byte, 1)
 			go func() {
 				b := make([]byte, 1)
 				n, _ := r.Read(b)
-				ready <- b[:n]
+				got <- b[:n]
 			}()
 			select {
-			case b := <-ready:
-				require.Equal(t, []byte{agent.ReadyMagic}, b)
+			case b := <-got:
+				require.Equal(t, []byte{ready.Magic}, b)
 			case <-time.After(30 * time.Second):
 				cmd.Process.Kill()
 				cmd.Wait()

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"gvmm/internal/testenv"
 )
 
 // abiValues lists every ioctl number and structure size this package
@@ -97,9 +99,8 @@ var abiValues = []struct {
 // <linux/kvm.h> and compares every value with ours. It needs gcc and the
 // kernel headers (linux-libc-dev), which CI installs.
 func TestABIMatchesKernelHeaders(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("needs gcc and linux-libc-dev to read <linux/kvm.h>")
-	}
+	testenv.NeedTool(t, "gcc", "gcc") // with linux-libc-dev, to read <linux/kvm.h>
+	testenv.NeedFile(t, "/usr/include/linux/kvm.h", "apt-get install linux-libc-dev")
 	var src strings.Builder
 	src.WriteString("#include <stdio.h>\n#include <stddef.h>\n#include <linux/kvm.h>\nint main(void) {\n")
 	for _, v := range abiValues {

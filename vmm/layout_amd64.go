@@ -111,13 +111,12 @@ const (
 	I8042CommandPort = 0x64
 
 	// DebugPort is gvmm's own guest-to-VMM signalling device (see
-	// devices.DebugDevice): register 0 is the boot timer (write
-	// DebugReadyMagic when the workload is ready), register 1 is the exit
+	// devices.DebugDevice): register 0 is the boot timer (write the READY
+	// byte, ready.Magic, when the workload is ready), register 1 is the exit
 	// register (write a status byte to stop the VM with that exit code).
 	// 0x0440 is unused by any PC legacy device.
-	DebugPort       = 0x0440
-	DebugPortSize   = 2
-	DebugReadyMagic = 123
+	DebugPort     = 0x0440
+	DebugPortSize = 2
 )
 
 // Interrupt lines of the PCI devices. Each gets its own line below 16 so

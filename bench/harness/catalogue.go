@@ -9,6 +9,7 @@ import (
 
 	"gvmm/bench/report"
 	"gvmm/container"
+	"gvmm/guest/agentcfg"
 )
 
 // Guest RAM of every VM subject, as gvmm's --mem and QEMU's -m take it.
@@ -28,10 +29,30 @@ const (
 // isa-debug-exit: (value << 1) | 1 (hw/misc/debugexit.c).
 const qemuExitCode = 1
 
-// linuxCmdline boots the u-root initramfs to the agent, which signals
-// READY and then powers off (guest/agent: gvmm.mode=).
-func linuxCmdline(mode string) string {
-	return "console=ttyS0 reboot=k panic=-1 gvmm.mode=" + mode
+// linuxKernelCmdline is the kernel's part of every Linux row's command
+// line: the serial console, reset-to-exit (reboot=k) and no wait on panic.
+const linuxKernelCmdline = "console=ttyS0 reboot=k panic=-1"
+
+// linuxCmdline boots the u-root initramfs to the agent, configured by
+// agent (agentcfg encodes its gvmm.* words).
+func linuxCmdline(agent agentcfg.Config) (string, error) {
+	words, err := agent.Cmdline()
+	if err != nil {
+		return "", err
+	}
+	return linuxKernelCmdline + " " + words, nil
+}
+
+// modeCmdlines are the command lines of a row's two kinds of start: the
+// agent powers off at READY (Plan.Start) or stays up (Plan.Hold).
+func modeCmdlines(agent agentcfg.Config) (run, hold string, err error) {
+	agent.Mode = agentcfg.ModePoweroff
+	if run, err = linuxCmdline(agent); err != nil {
+		return "", "", err
+	}
+	agent.Mode = agentcfg.ModeStay
+	hold, err = linuxCmdline(agent)
+	return run, hold, err
 }
 
 // Catalogue is every subject of issue 6, in the order the report lists
@@ -180,10 +201,14 @@ func prepGvmmLinux(kernel, kernelTarget, initrd, initrdTarget string) func(*Work
 		if err != nil {
 			return nil, err
 		}
-		argv := func(mode string) Cmd {
-			return Cmd{Argv: []string{gvmm, "boot", k, "--initrd", i, "--mem", guestMem, "--cmdline", linuxCmdline(mode)}}
+		run, hold, err := modeCmdlines(agentcfg.Config{})
+		if err != nil {
+			return nil, err
 		}
-		return &Plan{Start: fixed(argv("poweroff")), Hold: fixed(argv("stay")), GuestMemKiB: guestMemKiB}, nil
+		argv := func(cmdline string) Cmd {
+			return Cmd{Argv: []string{gvmm, "boot", k, "--initrd", i, "--mem", guestMem, "--cmdline", cmdline}}
+		}
+		return &Plan{Start: fixed(argv(run)), Hold: fixed(argv(hold)), GuestMemKiB: guestMemKiB}, nil
 	}
 }
 
@@ -204,14 +229,18 @@ func prepQEMULinux(ws *Workspace) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	argv := func(mode string) Cmd {
+	run, hold, err := modeCmdlines(agentcfg.Config{})
+	if err != nil {
+		return nil, err
+	}
+	argv := func(cmdline string) Cmd {
 		return Cmd{Argv: append([]string{qemu, "-M", "microvm,acpi=off,x-option-roms=off,rtc=off,isa-serial=on",
 			"-enable-kvm", "-cpu", "host", "-m", guestMem, "-L", qemuDataDir,
 			"-nodefaults", "-no-user-config", "-nographic", "-serial", "stdio",
-			"-kernel", kernel, "-initrd", initrd, "-append", linuxCmdline(mode),
+			"-kernel", kernel, "-initrd", initrd, "-append", cmdline,
 		}, qemuDebugDevices()...)}
 	}
-	return &Plan{Start: fixed(argv("poweroff")), Hold: fixed(argv("stay")), ReadyPipe: true,
+	return &Plan{Start: fixed(argv(run)), Hold: fixed(argv(hold)), ReadyPipe: true,
 		WantCode: qemuExitCode, GuestMemKiB: guestMemKiB}, nil
 }
 
@@ -249,8 +278,11 @@ func prepGokvm(ws *Workspace) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := Cmd{Argv: []string{gokvm, "boot", "-k", kernel, "-i", initrd, "-m", guestMem, "-c", "1",
-		"-p", linuxCmdline("stay") + " gvmm.ready=console"}}
+	cmdline, err := linuxCmdline(agentcfg.Config{Mode: agentcfg.ModeStay, ReadyConsoleOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	cmd := Cmd{Argv: []string{gokvm, "boot", "-k", kernel, "-i", initrd, "-m", guestMem, "-c", "1", "-p", cmdline}}
 	return &Plan{Start: fixed(cmd), ReadyConsole: true, StopAfterReady: true, GuestMemKiB: guestMemKiB}, nil
 }
 
@@ -269,13 +301,30 @@ func prepGvmmContainer(ws *Workspace) (*Plan, error) {
 		return nil, err
 	}
 	runDir := filepath.Join(ws.Dir, "gvmm-run")
-	argv := func(mode string) func(string) Cmd {
-		return func(id string) Cmd {
-			return Cmd{Argv: []string{gvmm, "container", "run", "--rm", "--run-dir", runDir, "--name", id,
-				"-e", "GVMM_MODE=" + mode, root, "--", AgentInRootfs}}
+	argv := func(mode agentcfg.Mode) (func(string) Cmd, error) {
+		vars, err := agentcfg.Config{Mode: mode}.Environ()
+		if err != nil {
+			return nil, err
 		}
+		flags := []string{}
+		for _, v := range vars {
+			flags = append(flags, "-e", v)
+		}
+		return func(id string) Cmd {
+			a := []string{gvmm, "container", "run", "--rm", "--run-dir", runDir, "--name", id}
+			a = append(append(a, flags...), root, "--", AgentInRootfs)
+			return Cmd{Argv: a}
+		}, nil
 	}
-	return &Plan{Start: argv("poweroff"), Hold: argv("stay"), Cgroup: true,
+	run, err := argv(agentcfg.ModePoweroff)
+	if err != nil {
+		return nil, err
+	}
+	hold, err := argv(agentcfg.ModeStay)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{Start: run, Hold: hold, Cgroup: true,
 		Cleanup: func(id string) {
 			_ = exec.Command(gvmm, "container", "rm", "-f", "--run-dir", runDir, id).Run()
 		}}, nil
@@ -290,11 +339,11 @@ func prepOCI(tool, pkg string) func(*Workspace) (*Plan, error) {
 		if _, err := NeedTool(tool, pkg); err != nil {
 			return nil, err
 		}
-		run, err := ws.Bundle("poweroff")
+		run, err := ws.Bundle(agentcfg.ModePoweroff)
 		if err != nil {
 			return nil, err
 		}
-		hold, err := ws.Bundle("stay")
+		hold, err := ws.Bundle(agentcfg.ModeStay)
 		if err != nil {
 			return nil, err
 		}
@@ -342,7 +391,7 @@ func prepUnshareChroot(ws *Workspace) (*Plan, error) {
 	}
 	script := `mount -t sysfs sysfs "$1/sys" && exec chroot "$1" ` + AgentInRootfs
 	argv := []string{"unshare", "-pmuin", "--fork", "sh", "-c", script, "sh", root}
-	return &Plan{Start: fixed(agentEnv(argv, "poweroff")), Hold: fixed(agentEnv(argv, "stay")), ReadyPipe: true}, nil
+	return agentEnvPlan(argv)
 }
 
 // prepPlainExec: the same agent binary, exec'ed on the host.
@@ -355,10 +404,28 @@ func prepPlainExec(ws *Workspace) (*Plan, error) {
 	if _, err := os.Stat(agent); err != nil {
 		return nil, err
 	}
-	return &Plan{Start: fixed(agentEnv([]string{agent}, "poweroff")), Hold: fixed(agentEnv([]string{agent}, "stay")), ReadyPipe: true}, nil
+	return agentEnvPlan([]string{agent})
+}
+
+// agentEnvPlan starts argv, the agent, with its READY fd and mode in the
+// environment: it powers off at READY (Start) or stays up (Hold).
+func agentEnvPlan(argv []string) (*Plan, error) {
+	run, err := agentEnv(argv, agentcfg.ModePoweroff)
+	if err != nil {
+		return nil, err
+	}
+	hold, err := agentEnv(argv, agentcfg.ModeStay)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{Start: fixed(run), Hold: fixed(hold), ReadyPipe: true}, nil
 }
 
 // agentEnv is argv with the agent's READY fd and mode.
-func agentEnv(argv []string, mode string) Cmd {
-	return Cmd{Argv: argv, Env: []string{fmt.Sprintf("%s=%d", container.ReadyEnv, readyFD), "GVMM_MODE=" + mode}}
+func agentEnv(argv []string, mode agentcfg.Mode) (Cmd, error) {
+	vars, err := agentcfg.Config{Mode: mode}.Environ()
+	if err != nil {
+		return Cmd{}, err
+	}
+	return Cmd{Argv: argv, Env: append([]string{fmt.Sprintf("%s=%d", agentcfg.EnvReadyFD, readyFD)}, vars...)}, nil
 }

@@ -21,7 +21,7 @@
 // nested rig, where gvmm-bench runs the Linux rows on a kvm_pvm host) in a process group of its own. Time
 // runs from just before exec to the READY event, which is either gvmm's
 // stderr line "gvmm: READY at N us", the floor program's "READY" line,
-// or the byte ReadyMagic (123) on a pipe the subject gets as fd 3: the
+// or the byte ready.Magic (123) on a pipe the subject gets as fd 3: the
 // guest agent writes it there in a container or as a plain process
 // (GVMM_READY_FD=3), and for QEMU an isa-debugcon device at the guest's
 // READY port (0x440) copies it into a "file" chardev whose path is

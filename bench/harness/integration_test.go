@@ -13,6 +13,7 @@ import (
 
 	"gvmm/bench/report"
 	"gvmm/internal/kvmtest"
+	"gvmm/internal/testenv"
 )
 
 // hostSubjects are the subjects that run directly on this machine; QEMU
@@ -30,9 +31,7 @@ const (
 // its peers, each started as a real process, and checks the numbers are
 // there and that nothing is left running.
 func TestHostSubjects(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: containers (namespaces, cgroups)")
-	}
+	testenv.NeedRoot(t, "containers (namespaces, cgroups)")
 	hostSubjects := hostVMSubjects + "," + hostContainerSubjects
 	withVMs := kvmtest.Usable() == nil
 	if !withVMs {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gvmm/guest"
+	"gvmm/guest/agentcfg"
 )
 
 // The NGINX workload (issue 6, item 3): Debian's nginx serving one static
@@ -48,8 +50,13 @@ const (
 // signals READY through the port (ignored here: READY is the HTTP 200) and
 // execs nginx (guest/agent: gvmm.exec). gvmm.mode=poweroff makes an agent
 // that fails before READY stop the VM with an error at once.
-var nginxVMCmdline = fmt.Sprintf("%s gvmm.ip=%s/%d gvmm.exec=%s",
-	linuxCmdline("poweroff"), nginxVMGuestIP, nginxVMPrefix, NginxInRootfs)
+func nginxVMCmdline() (string, error) {
+	return linuxCmdline(agentcfg.Config{
+		Mode: agentcfg.ModePoweroff,
+		IP:   netip.PrefixFrom(netip.MustParseAddr(nginxVMGuestIP), nginxVMPrefix),
+		Exec: []string{NginxInRootfs},
+	})
+}
 
 // guardPrefixes are the links of the two subjects. Until the veth or the
 // TAP is up, and after it is gone, the host has no route of its own to
@@ -174,17 +181,21 @@ func prepNginxVM(ws *Workspace) (*Plan, error) {
 	if err := ws.GuardNginxRoutes(); err != nil {
 		return nil, err
 	}
+	cmdline, err := nginxVMCmdline()
+	if err != nil {
+		return nil, err
+	}
 	start := func(id string) Cmd {
-		return Cmd{Argv: nginxVMArgv(gvmm, kernel, image, id)}
+		return Cmd{Argv: nginxVMArgv(gvmm, kernel, image, cmdline, id)}
 	}
 	return &Plan{Start: start, ReadyHTTP: nginxURL(nginxVMGuestIP), StopAfterReady: true, GuestMemKiB: guestMemKiB,
 		Cleanup: func(id string) { removeLink(nginxTap(id)) }}, nil
 }
 
 // nginxVMArgv is the gvmm command line of one VM start.
-func nginxVMArgv(gvmm, kernel, image, id string) []string {
+func nginxVMArgv(gvmm, kernel, image, cmdline, id string) []string {
 	return []string{gvmm, "boot", kernel, "--initrd", image, "--mem", guestMem,
-		"--net", "tap=" + nginxTap(id), "--host-addr", nginxVMHostAddr, "--cmdline", nginxVMCmdline}
+		"--net", "tap=" + nginxTap(id), "--host-addr", nginxVMHostAddr, "--cmdline", cmdline}
 }
 
 // nginxTap names the TAP of start id: gvmm creates it and removes it when

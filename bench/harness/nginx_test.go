@@ -20,19 +20,22 @@ import (
 
 	"gvmm/bench/report"
 	"gvmm/container"
-	"gvmm/guest/agent"
+	"gvmm/guest/agentcfg"
 	"gvmm/internal/kvmtest"
+	"gvmm/internal/testenv"
 )
 
 // The VM's command line is what the agent reads: it must configure the
 // address READY polls and exec nginx, with nothing the agent ignores.
 func TestNginxVMCmdline(t *testing.T) {
-	c := agent.DefaultConfig()
-	require.NoError(t, c.ParseCmdline(nginxVMCmdline))
+	cmdline, err := nginxVMCmdline()
+	require.NoError(t, err)
+	c := agentcfg.DefaultConfig()
+	require.NoError(t, c.ParseCmdline(cmdline))
 	require.NoError(t, c.Validate())
 	assert.Empty(t, c.Unknown)
 	assert.Equal(t, []string{NginxInRootfs}, c.Exec)
-	assert.Equal(t, agent.ModePoweroff, c.Mode, "a guest failing before READY stops the VM")
+	assert.Equal(t, agentcfg.ModePoweroff, c.Mode, "a guest failing before READY stops the VM")
 	assert.Equal(t, nginxVMGuestIP, c.IP.Addr().String())
 	assert.Equal(t, nginxURL(nginxVMGuestIP), "http://"+c.IP.Addr().String()+"/")
 
@@ -43,7 +46,9 @@ func TestNginxVMCmdline(t *testing.T) {
 }
 
 func TestNginxVMArgv(t *testing.T) {
-	argv := nginxVMArgv("/b/gvmm", "/b/bzImage", "/b/initramfs-nginx.cpio", "gvmm-bench-gvmm-vm-nginx-1")
+	cmdline, err := nginxVMCmdline()
+	require.NoError(t, err)
+	argv := nginxVMArgv("/b/gvmm", "/b/bzImage", "/b/initramfs-nginx.cpio", cmdline, "gvmm-bench-gvmm-vm-nginx-1")
 	assert.Equal(t, []string{"/b/gvmm", "boot", "/b/bzImage", "--initrd", "/b/initramfs-nginx.cpio", "--mem", "256M",
 		"--net", "tap=" + nginxTap("gvmm-bench-gvmm-vm-nginx-1"), "--host-addr", "10.202.0.1/30",
 		"--cmdline", "console=ttyS0 reboot=k panic=-1 gvmm.mode=poweroff gvmm.ip=10.202.0.2/30 gvmm.exec=/usr/sbin/nginx"}, argv)
@@ -88,9 +93,7 @@ func TestNginxSkips(t *testing.T) {
 // that run the real container; it skips without root or the image.
 func nginxWorkspace(t *testing.T) (*Workspace, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: containers (namespaces, cgroups, veth)")
-	}
+	testenv.NeedRoot(t, "containers (namespaces, cgroups, veth)")
 	ws, launcher := testLauncher(t)
 	kvmtest.RequireArtefact(t, filepath.Join(ws.Build, nginxImage), nginxTarget)
 	t.Cleanup(ws.RemoveNginxRoutes)
@@ -213,9 +216,7 @@ func assertNoContainers(t *testing.T, ws *Workspace) {
 // The guard routes make the subjects' addresses fail on the host while
 // nothing is there, and go away with RemoveNginxRoutes.
 func TestNginxGuardRoutes(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: routes")
-	}
+	testenv.NeedRoot(t, "routes")
 	repo, err := FindRepo(".")
 	require.NoError(t, err)
 	ws, err := NewWorkspace(repo, t.TempDir(), report.FlavourNone)

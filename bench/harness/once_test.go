@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,14 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gvmm/bench/report"
+	"gvmm/internal/testenv"
 )
 
 // testLauncher builds the real launcher (it needs gcc, as the bench does).
 func testLauncher(t *testing.T) (*Workspace, string) {
 	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("needs gcc (apt-get install gcc libc6-dev) to build the launcher")
-	}
+	testenv.NeedTool(t, "gcc", "gcc libc6-dev") // to build the launcher
 	repo, err := FindRepo(".")
 	require.NoError(t, err)
 	ws, err := NewWorkspace(repo, filepath.Join(repo, "build"), report.FlavourNone)
@@ -259,10 +257,7 @@ func TestTimedConsoleReady(t *testing.T) {
 // dir on 127.0.0.1:port in the foreground after a delay.
 func busyboxHTTPD(t *testing.T, delay string) (Cmd, string) {
 	t.Helper()
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("needs busybox (apt-get install busybox-static) as the HTTP server")
-	}
+	bb := testenv.NeedTool(t, "busybox", "busybox-static") // the HTTP server
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "index.html"), []byte("hello\n"), 0o644))
 	port := strconv.Itoa(20000 + os.Getpid()%20000)

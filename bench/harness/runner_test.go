@@ -175,3 +175,16 @@ func TestOCIArgv(t *testing.T) {
 	assert.Equal(t, "unshare", hybrid[0], "crun hides the unified hierarchy on a hybrid host")
 	assert.Equal(t, []string{"crun", "run", "x"}, hybrid[len(hybrid)-3:])
 }
+
+func TestIsReadyLine(t *testing.T) {
+	for line, want := range map[string]bool{
+		"gvmm: READY at 1234 us": true,
+		"READY":                  true,
+		"gvmm: READY at x us":    false,
+		"READY!":                 false,
+		"gvmm-agent: READY":      false, // the console line, watched separately
+		"":                       false,
+	} {
+		assert.Equal(t, want, IsReadyLine(line), "%q", line)
+	}
+}

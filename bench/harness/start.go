@@ -16,12 +16,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-)
 
-// ReadyMagic is the READY byte on the fd-3 pipe: the value the guest agent
-// and the container workload write (container.ReadyMagic) and the PVH
-// test guests send to the READY port (vmm.DebugReadyMagic).
-const ReadyMagic = 123
+	"gvmm/guest/ready"
+)
 
 // readyFD is the fd the READY pipe has in the subject (ExtraFiles[0]).
 const readyFD = 3
@@ -38,9 +35,16 @@ var (
 	ErrLauncher = errors.New("no launcher report")
 )
 
-// readyLine is gvmm's READY line (VM and container) and the raw KVM
-// program's, on stderr.
-var readyLine = regexp.MustCompile(`^(gvmm: READY at [0-9]+ us|READY)$`)
+// FloorReadyLine is the raw KVM program's READY line
+// (bench/testdata/kvmfloor.c): the floor has no process clock to report.
+const FloorReadyLine = "READY"
+
+// IsReadyLine reports whether a stderr line is a READY event: gvmm's line
+// (VM and container, ready.Line) or the raw KVM program's.
+func IsReadyLine(line string) bool {
+	_, ok := ready.ParseLine(line)
+	return ok || line == FloorReadyLine
+}
 
 // consoleReadyLine is the guest agent's READY line on a VM's console
 // (guest/agent/doc.go), watched with Plan.ReadyConsole.
@@ -227,7 +231,7 @@ func (p *proc) pollHTTP(url string) {
 func (p *proc) readPipe(r *os.File) {
 	defer r.Close()
 	var b [1]byte
-	if n, _ := r.Read(b[:]); n == 1 && b[0] == ReadyMagic {
+	if n, _ := r.Read(b[:]); n == 1 && b[0] == ready.Magic {
 		p.markReady(readyFromRuntime)
 	}
 }
@@ -240,7 +244,7 @@ func (p *proc) readStderr(r io.ReadCloser) {
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		switch {
-		case readyLine.MatchString(line):
+		case IsReadyLine(line):
 			p.markReady(readyFromRuntime)
 		case pidLine.MatchString(line):
 			n, _ := strconv.Atoi(pidLine.FindStringSubmatch(line)[1])

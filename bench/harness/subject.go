@@ -66,7 +66,7 @@ type Plan struct {
 	// SIGTERM, for the probe starts that read memory once READY.
 	Hold func(id string) Cmd
 	// ReadyPipe gives the subject a pipe as fd 3 whose first byte,
-	// ReadyMagic, is its READY event.
+	// ready.Magic, is its READY event.
 	ReadyPipe bool
 	// ReadyConsole watches the subject's standard output, its console,
 	// for the guest agent's "gvmm-agent: READY" line: the READY event of

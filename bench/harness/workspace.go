@@ -16,6 +16,7 @@ import (
 	"gvmm/bench/report"
 	"gvmm/container"
 	"gvmm/guest"
+	"gvmm/guest/agentcfg"
 	"gvmm/guest/testguests"
 )
 
@@ -277,21 +278,26 @@ const AgentInRootfs = "/bin/gvmm-agent"
 // Bundle writes an OCI bundle of the rootfs running the agent in mode,
 // with the READY pipe as fd 3 (runc/crun --preserve-fds 1): the
 // configuration gvmm's own container runtime uses.
-func (ws *Workspace) Bundle(mode string) (string, error) {
-	return ws.once("bundle:"+mode, func() (string, error) {
+func (ws *Workspace) Bundle(mode agentcfg.Mode) (string, error) {
+	return ws.once("bundle:"+string(mode), func() (string, error) {
 		root, err := ws.Rootfs()
 		if err != nil {
 			return "", err
 		}
 		spec := container.DefaultSpec(root, []string{AgentInRootfs})
-		spec.Process.Env = append(spec.Process.Env, container.ReadyEnv+"=3", "GVMM_MODE="+mode)
+		vars, err := agentcfg.Config{Mode: mode}.Environ()
+		if err != nil {
+			return "", err
+		}
+		spec.Process.Env = append(spec.Process.Env, fmt.Sprintf("%s=%d", agentcfg.EnvReadyFD, readyFD))
+		spec.Process.Env = append(spec.Process.Env, vars...)
 		spec.Linux.Resources = &specs.LinuxResources{}
 		spec.Version = "1.0.2-dev" // what runc 1.1 and crun 1.8 write and accept
 		data, err := json.Marshal(spec)
 		if err != nil {
 			return "", err
 		}
-		dir := filepath.Join(ws.Dir, "bundle-"+mode)
+		dir := filepath.Join(ws.Dir, "bundle-"+string(mode))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", err
 		}

@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"gvmm/boot"
-	"gvmm/internal/clock"
+	"gvmm/guest/agentcfg"
+	"gvmm/guest/ready"
 	"gvmm/internal/console"
 	"gvmm/internal/machine"
 	"gvmm/vmm"
@@ -112,7 +114,9 @@ func bootConfig(f *bootFlags, sniffLinux func(string) bool, defaultInitrd func()
 		cfg.Net = nc
 	}
 	if cfg.Cmdline == "" {
-		cfg.Cmdline = defaultCmdline(linux, f.net != "", host)
+		if cfg.Cmdline, err = defaultCmdline(linux, f.net != "", host); err != nil {
+			return machine.Config{}, usageError{err.Error()}
+		}
 	}
 	return cfg, nil
 }
@@ -148,7 +152,7 @@ func runBoot(args []string) int {
 		return fail(err)
 	}
 	cfg.ConsoleOut = os.Stdout
-	cfg.OnReady = func(us int64) { fmt.Fprint(os.Stderr, clock.ReadyLine(us)+eol) }
+	cfg.OnReady = func(us int64) { fmt.Fprint(os.Stderr, ready.Line(us)+eol) }
 	res, err := runMachine(cfg)
 	if err != nil {
 		return fail(err)
@@ -262,15 +266,25 @@ const guestHTTPPort = 80
 // immediate reboot on panic (pvpanic reports it first); and with --net the
 // agent's address, the host's plus one, with its HTTP server on, so that
 // `gvmm boot --net tap bzImage` answers HTTP from the host.
-func defaultCmdline(linux, withNet bool, host netip.Prefix) string {
+func defaultCmdline(linux, withNet bool, host netip.Prefix) (string, error) {
 	c := "console=ttyS0"
 	if !linux {
-		return c
+		return c, nil
 	}
 	c += " reboot=k panic=-1"
 	if !withNet || !host.IsValid() || !host.Addr().Is4() {
-		return c
+		return c, nil
 	}
 	guest := host.Addr().Next()
-	return fmt.Sprintf("%s gvmm.ip=%s/%d gvmm.http=:%d", c, guest, host.Bits(), guestHTTPPort)
+	if !guest.IsValid() || !host.Masked().Contains(guest) {
+		return "", fmt.Errorf("--host-addr %s leaves no address for the guest (the host's plus one) in its subnet; give --cmdline with gvmm.ip=, or another --host-addr", host)
+	}
+	words, err := agentcfg.Config{
+		IP:       netip.PrefixFrom(guest, host.Bits()),
+		HTTPAddr: ":" + strconv.Itoa(guestHTTPPort),
+	}.Cmdline()
+	if err != nil {
+		return "", fmt.Errorf("--host-addr %s: %w", host, err)
+	}
+	return c + " " + words, nil
 }

@@ -16,39 +16,19 @@ import (
 
 	"gvmm/internal/kvmtest"
 	"gvmm/internal/machine"
+	"gvmm/internal/testenv"
 )
 
-var (
-	gvmmBin string
-	guests  map[string]string
-)
-
-// TestMain builds the real gvmm binary and the test guests once (or
-// takes the prebuilt ones of `make kvm-tests`, kvmtest.EnvArtefacts): these
-// tests drive the command as a user does and check exit codes and stderr.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gvmm-cmd-test-")
-	if err != nil {
-		panic(err)
-	}
-	if gvmmBin, err = kvmtest.GVMM(dir); err != nil {
-		os.RemoveAll(dir)
-		panic(err)
-	}
-	if guests, err = kvmtest.TestGuests(dir); err != nil {
-		os.RemoveAll(dir)
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+// TestMain removes what testenv built: these tests drive the real gvmm
+// binary and the test guests (built once, or the prebuilt ones of `make
+// kvm-tests`) as a user does, and check exit codes and stderr.
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // gvmm runs the binary with a deadline and returns stdout, stderr and the
 // exit code.
 func gvmm(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(gvmmBin, args...)
+	cmd := exec.Command(kvmtest.StaticGVMM(t), args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Stdin = strings.NewReader(stdin)
@@ -75,7 +55,7 @@ func gvmm(t *testing.T, stdin string, args ...string) (string, string, int) {
 
 func TestBootDemoGuest(t *testing.T) {
 	kvmtest.Require(t)
-	out, errOut, code := gvmm(t, "", "boot", guests["hello32"], "--cmdline", "from the test", "--mem", "128M")
+	out, errOut, code := gvmm(t, "", "boot", kvmtest.Guest(t, "hello32"), "--cmdline", "from the test", "--mem", "128M")
 	assert.Equal(t, 0, code, "stderr: %s", errOut)
 	assert.Contains(t, out, "Hello from a gvmm PVH guest")
 	assert.Contains(t, out, "cmdline: from the test")
@@ -84,9 +64,9 @@ func TestBootDemoGuest(t *testing.T) {
 
 func TestBootExitCodes(t *testing.T) {
 	kvmtest.Require(t)
-	_, _, code := gvmm(t, "", "boot", guests["exit42"])
+	_, _, code := gvmm(t, "", "boot", kvmtest.Guest(t, "exit42"))
 	assert.Equal(t, 42, code, "the guest's status becomes gvmm's")
-	_, errOut, code := gvmm(t, "", "boot", guests["triplefault"])
+	_, errOut, code := gvmm(t, "", "boot", kvmtest.Guest(t, "triplefault"))
 	assert.Equal(t, 0, code, "a triple fault is a reset; with no reboot, gvmm exits 0")
 	assert.Contains(t, errOut, "triple fault")
 }
@@ -94,14 +74,14 @@ func TestBootExitCodes(t *testing.T) {
 func TestBootEscapeQuits(t *testing.T) {
 	kvmtest.Require(t)
 	// Ctrl-A x stops a guest that would otherwise spin forever.
-	out, _, code := gvmm(t, "\x01x", "boot", guests["spin"])
+	out, _, code := gvmm(t, "\x01x", "boot", kvmtest.Guest(t, "spin"))
 	assert.Equal(t, 0, code)
 	_ = out
 }
 
 func TestBootEchoInput(t *testing.T) {
 	kvmtest.Require(t)
-	out, _, code := gvmm(t, "typed\x01\x01q", "boot", guests["echo"])
+	out, _, code := gvmm(t, "typed\x01\x01q", "boot", kvmtest.Guest(t, "echo"))
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "typed\x01", "Ctrl-A Ctrl-A sends one Ctrl-A")
 }
@@ -142,13 +122,13 @@ func TestBadInputOneLine(t *testing.T) {
 		{"kernel not a kernel", []string{"boot", notKernel}, "bzImage", 1},
 		{"kernel a truncated bzImage", []string{"boot", truncatedBz}, "truncated", 1},
 		{"kernel a directory", []string{"boot", dir}, "not a regular file", 1},
-		{"initrd missing", []string{"boot", guests["hello32"], "--initrd", filepath.Join(dir, "nope.cpio")}, "initrd", 1},
-		{"initrd too large for memory", []string{"boot", guests["hello32"], "--initrd", big, "--mem", "64M"}, "initrd too large", 1},
+		{"initrd missing", []string{"boot", kvmtest.Guest(t, "hello32"), "--initrd", filepath.Join(dir, "nope.cpio")}, "initrd", 1},
+		{"initrd too large for memory", []string{"boot", kvmtest.Guest(t, "hello32"), "--initrd", big, "--mem", "64M"}, "initrd too large", 1},
 		{"memory too small", []string{"boot", notKernel, "--mem", "1M"}, "too small", 1},
 		{"memory too large", []string{"boot", notKernel, "--mem", "64T"}, "too large for this host", 1},
 		{"zero vCPUs", []string{"boot", notKernel, "--cpus", "0"}, "vCPU count", 1},
 		{"too many vCPUs", []string{"boot", notKernel, "--cpus", "100000"}, "vCPU count", 1},
-		{"no /dev/kvm", []string{"boot", guests["hello32"], "--kvm", filepath.Join(dir, "kvm")}, "nested virtualization", 1},
+		{"no /dev/kvm", []string{"boot", kvmtest.Guest(t, "hello32"), "--kvm", filepath.Join(dir, "kvm")}, "nested virtualization", 1},
 		{"unknown command", []string{"frobnicate"}, "unknown command", 2},
 	}
 	if os.Geteuid() != 0 {
@@ -157,7 +137,7 @@ func TestBadInputOneLine(t *testing.T) {
 			args []string
 			want string
 			code int
-		}{"/dev/kvm unreadable", []string{"boot", guests["hello32"], "--kvm", noPerm}, "kvm group", 1})
+		}{"/dev/kvm unreadable", []string{"boot", kvmtest.Guest(t, "hello32"), "--kvm", noPerm}, "kvm group", 1})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -217,11 +197,26 @@ func TestCheckWithoutKVM(t *testing.T) {
 
 func TestDefaultCmdline(t *testing.T) {
 	host := netip.MustParsePrefix("192.168.100.1/24")
-	assert.Equal(t, "console=ttyS0", defaultCmdline(false, true, host))
-	assert.Equal(t, "console=ttyS0 reboot=k panic=-1", defaultCmdline(true, false, host))
-	assert.Equal(t, "console=ttyS0 reboot=k panic=-1 gvmm.ip=192.168.100.2/24 gvmm.http=:80",
-		defaultCmdline(true, true, host))
-	assert.Equal(t, "console=ttyS0 reboot=k panic=-1", defaultCmdline(true, true, netip.Prefix{}), "no host address: no guest address")
+	for _, tt := range []struct {
+		linux, net bool
+		host       netip.Prefix
+		want       string
+	}{
+		{false, true, host, "console=ttyS0"},
+		{true, false, host, "console=ttyS0 reboot=k panic=-1"},
+		{true, true, host, "console=ttyS0 reboot=k panic=-1 gvmm.ip=192.168.100.2/24 gvmm.http=:80"},
+		{true, true, netip.Prefix{}, "console=ttyS0 reboot=k panic=-1"}, // no host address: no guest address
+	} {
+		got, err := defaultCmdline(tt.linux, tt.net, tt.host)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, got)
+	}
+	// The guest's address is the host's plus one: the end of a subnet
+	// leaves none.
+	for _, h := range []string{"10.0.0.255/24", "192.168.1.7/32", "255.255.255.255/8"} {
+		_, err := defaultCmdline(true, true, netip.MustParsePrefix(h))
+		assert.ErrorContains(t, err, "leaves no address for the guest", h)
+	}
 }
 
 // TestBootConfig: the flags become a machine.Config without any file or
@@ -311,7 +306,7 @@ func TestParseBootFlags(t *testing.T) {
 // binary with its arguments, and says how to build it when it is missing.
 func TestBenchExecsHarness(t *testing.T) {
 	_, stderr, code := gvmm(t, "", "bench", "-n", "1")
-	if _, err := os.Stat(filepath.Join(filepath.Dir(gvmmBin), "gvmm-bench")); err == nil {
+	if _, err := os.Stat(filepath.Join(filepath.Dir(kvmtest.StaticGVMM(t)), "gvmm-bench")); err == nil {
 		t.Fatal("a gvmm-bench is already beside the test binary")
 	}
 	if _, err := exec.LookPath("gvmm-bench"); err != nil {
@@ -320,7 +315,7 @@ func TestBenchExecsHarness(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
 	}
 	// A stand-in harness that prints its arguments proves the hand-over.
-	stand := filepath.Join(filepath.Dir(gvmmBin), "gvmm-bench")
+	stand := filepath.Join(filepath.Dir(kvmtest.StaticGVMM(t)), "gvmm-bench")
 	require.NoError(t, os.WriteFile(stand, []byte("#!/bin/sh\necho \"harness: $*\"\nexit 3\n"), 0o755))
 	defer os.Remove(stand)
 	stdout, _, code := gvmm(t, "", "bench", "-n", "1", "-only", "container")

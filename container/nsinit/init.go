@@ -7,6 +7,8 @@ import (
 	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"gvmm/guest/ready"
 )
 
 // The descriptors the runtime hands init (see the package documentation).
@@ -26,7 +28,7 @@ const (
 const Arg = "__gvmm_container_init"
 
 // ReadyEnv names the READY fd in the workload's environment.
-const ReadyEnv = "GVMM_READY_FD"
+const ReadyEnv = ready.FDEnv
 
 // The kinds of error init reports (the first byte on the error pipe).
 const (

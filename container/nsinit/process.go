@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,21 +99,6 @@ func executable(path string) error {
 	return nil
 }
 
-// loadSeccomp installs the assembled filter on the calling thread
-// (seccomp(2) SECCOMP_SET_MODE_FILTER without TSYNC); the exec that
-// follows on the same thread carries it into the workload.
-func loadSeccomp(filter []unix.SockFilter) error {
-	if len(filter) == 0 {
-		return nil
-	}
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog)))
-	if e != 0 {
-		return wrap("seccomp", e)
-	}
-	return nil
-}
-
 // dropBounding removes every capability outside keep from the bounding
 // set (prctl(2) PR_CAPBSET_DROP), so no later execve can regain it, not
 // even by a set-user-ID-root binary. It stops at the first number the
@@ -186,20 +170,4 @@ func switchUser(u User) error {
 	}
 	// prctl(2): the parent-death signal is cleared when credentials change.
 	return wrap("set parent-death signal", unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0))
-}
-
-// setgroupsThread is setgroups(2) on the calling thread only. The pointer
-// conversion stays inside the call expression, as package unsafe requires
-// for system call arguments.
-func setgroupsThread(gids []uint32) error {
-	var e unix.Errno
-	if len(gids) == 0 {
-		_, _, e = unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0)
-	} else {
-		_, _, e = unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(unsafe.Pointer(&gids[0])), 0)
-	}
-	if e != 0 {
-		return e
-	}
-	return nil
 }

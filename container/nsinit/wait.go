@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"gvmm/guest/ready"
 )
 
 // WaitArg marks the waiter: the runtime, once its container runs, replaces
@@ -26,9 +28,6 @@ const WaitArg = "__gvmm_container_wait"
 
 // WaiterName is the waiter's process name once it forwards signals.
 const WaiterName = "gvmm-wait"
-
-// readyMagic is the READY byte (the READY protocol).
-const readyMagic = 123
 
 // Wait is the waiter's main function; it returns only on failure.
 func Wait(args []string) int {
@@ -101,11 +100,11 @@ func watchReady(fd int, start int64) {
 		if n != 1 || err != nil {
 			return
 		}
-		if b[0] == readyMagic {
+		if b[0] == ready.Magic {
 			var now unix.Timespec
 			_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &now)
 			us := (now.Nano() - start) / 1000
-			os.Stderr.WriteString("gvmm: READY at " + strconv.FormatInt(us, 10) + " us\n")
+			os.Stderr.WriteString(ready.Line(us) + "\n")
 			return
 		}
 	}

@@ -202,14 +202,10 @@ func negotiate(t *testing.T, r *consoleRig) {
 // start brings the console up and returns its driver queues.
 func start(t *testing.T, r *consoleRig) []*virtiotest.Queue {
 	t.Helper()
-	negotiate(t, r)
-	rx, err := r.d.SetupQueue(console.ReceiveQueue, 16)
+	_, qs, err := r.d.Start(virtio.FeatureVersion1, 16, 16) // ReceiveQueue, TransmitQueue
 	require.NoError(t, err)
-	tx, err := r.d.SetupQueue(console.TransmitQueue, 16)
-	require.NoError(t, err)
-	r.d.DriverOK()
 	require.False(t, r.t.NeedsReset())
-	return []*virtiotest.Queue{rx, tx}
+	return qs
 }
 
 func TestTransportPCICfgCapability(t *testing.T) {

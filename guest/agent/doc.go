@@ -8,7 +8,8 @@
 //  1. Read its configuration from the kernel command line (gvmm.mode=,
 //     gvmm.ip=, gvmm.gw=, gvmm.if=, gvmm.http=, gvmm.modules=, gvmm.ready=,
 //     gvmm.exec=), then from the environment (GVMM_MODE, GVMM_IP, ...),
-//     which wins. See [Config].
+//     which wins. The settings, their parsing and their encoding live in
+//     package agentcfg ([agentcfg.Config]), which the VMM and bench share.
 //  2. In a VM, check that /proc, /sys and /dev are mounted (u-root's init
 //     mounts them; the agent mounts whatever is missing) and load kernel
 //     modules shipped in the initramfs under [ModuleDir] (Debian's stock
@@ -33,11 +34,11 @@
 //
 // # The READY protocol
 //
-// In a VM the agent writes [ReadyMagic] to I/O port [DebugPort] and, before
+// In a VM the agent writes [ready.Magic] to I/O port [DebugPort] and, before
 // powering off, a status byte to [ExitPort]; from Linux userspace port I/O is a
 // one-byte pwrite at offset PORT of /dev/port (drivers/char/mem.c, write_port).
 // In a container the runtime passes the write end of a pipe and names its fd in
-// GVMM_READY_FD; the agent writes [ReadyMagic] to it. Either way the runtime
+// GVMM_READY_FD; the agent writes [ready.Magic] to it. Either way the runtime
 // timestamps the byte and prints "gvmm: READY at <N> us".
 //
 // A VMM without the boot-timer device (gokvm, for the benchmark) is booted

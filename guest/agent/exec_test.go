@@ -12,52 +12,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"gvmm/guest/agentcfg"
+	"gvmm/guest/ready"
 )
-
-func TestParseExec(t *testing.T) {
-	tests := []struct {
-		name    string
-		cmdline string
-		want    []string
-		wantErr bool
-	}{
-		{name: "program alone", cmdline: "gvmm.exec=/usr/sbin/nginx", want: []string{"/usr/sbin/nginx"}},
-		{name: "quoted word keeps arguments", cmdline: `"gvmm.exec=/bin/prog -v  x" gvmm.mode=stay`, want: []string{"/bin/prog", "-v", "x"}},
-		{name: "quoted value", cmdline: `gvmm.exec="/bin/prog -v"`, want: []string{"/bin/prog", "-v"}},
-		{name: "empty clears", cmdline: "gvmm.exec=/bin/prog gvmm.exec=", want: nil},
-		{name: "relative path", cmdline: "gvmm.exec=nginx", wantErr: true},
-		{name: "relative path with arguments", cmdline: `"gvmm.exec=./nginx -t"`, wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := DefaultConfig()
-			err := c.ParseCmdline(tt.cmdline)
-			if tt.wantErr {
-				require.ErrorIs(t, err, ErrBadConfig)
-				assert.ErrorContains(t, err, "absolute path")
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, c.Exec)
-		})
-	}
-}
-
-func TestExecFromEnvironment(t *testing.T) {
-	c := DefaultConfig()
-	require.NoError(t, c.ParseCmdline("gvmm.exec=/bin/a"))
-	require.NoError(t, c.ApplyEnv(func(k string) string { return map[string]string{EnvExec: "/bin/b -x"}[k] }))
-	assert.Equal(t, []string{"/bin/b", "-x"}, c.Exec)
-	err := c.ApplyEnv(func(k string) string { return map[string]string{EnvExec: "b"}[k] })
-	require.ErrorIs(t, err, ErrBadConfig)
-	assert.ErrorContains(t, err, EnvExec)
-}
-
-func TestExecWithHTTPIsRefused(t *testing.T) {
-	c := DefaultConfig()
-	require.NoError(t, c.ParseCmdline("gvmm.exec=/usr/sbin/nginx gvmm.http=:80"))
-	require.ErrorIs(t, c.Validate(), ErrBadConfig)
-}
 
 func TestCheckExecutable(t *testing.T) {
 	dir := t.TempDir()
@@ -94,8 +52,8 @@ func TestMainExecMissingProgram(t *testing.T) {
 	require.NoError(t, err)
 	defer r.Close()
 	env, out := testEnv(t, map[string]string{
-		EnvReadyFD: strconv.Itoa(int(w.Fd())),
-		EnvExec:    "/nonexistent/nginx",
+		agentcfg.EnvReadyFD: strconv.Itoa(int(w.Fd())),
+		agentcfg.EnvExec:    "/nonexistent/nginx",
 	}, "")
 
 	assert.Equal(t, exitFailure, Main(env))
@@ -140,7 +98,7 @@ func TestMainExecReplacesAgent(t *testing.T) {
 		return string(b)
 	}
 	cmd.ExtraFiles = []*os.File{w} // fd 3
-	cmd.Env = append(os.Environ(), execHelperEnv+"=1", EnvReadyFD+"=3", EnvExec+"="+sleep+" 30")
+	cmd.Env = append(os.Environ(), execHelperEnv+"=1", agentcfg.EnvReadyFD+"=3", agentcfg.EnvExec+"="+sleep+" 30")
 	require.NoError(t, cmd.Start())
 	require.NoError(t, w.Close())
 	defer func() {
@@ -157,7 +115,7 @@ func TestMainExecReplacesAgent(t *testing.T) {
 	}()
 	select {
 	case b := <-done:
-		require.Equal(t, []byte{ReadyMagic}, b, output())
+		require.Equal(t, []byte{ready.Magic}, b, output())
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no READY and EOF on the pipe: %s", output())
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"gvmm/guest/agentcfg"
 )
 
 // ModuleDir is where the initramfs keeps kernel modules for the agent. It is
@@ -63,7 +65,7 @@ func modulePaths(dir string, names []string) ([]string, error) {
 		paths := make([]string, 0, len(names))
 		for _, n := range names {
 			if strings.ContainsRune(n, '/') {
-				return nil, fmt.Errorf("%w: module name %q contains '/'", ErrBadConfig, n)
+				return nil, fmt.Errorf("%w: module name %q contains '/'", agentcfg.ErrBadConfig, n)
 			}
 			paths = append(paths, filepath.Join(dir, moduleFile(n)))
 		}

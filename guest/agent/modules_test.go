@@ -9,6 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"gvmm/guest/agentcfg"
+	"gvmm/internal/testenv"
 )
 
 func touch(t *testing.T, dir string, names ...string) {
@@ -32,7 +35,7 @@ func TestModulePaths(t *testing.T) {
 	assert.Equal(t, []string{filepath.Join(dir, "c.ko"), filepath.Join(dir, "a.ko")}, got, "names as given")
 
 	_, err = modulePaths(dir, []string{"../etc/evil"})
-	assert.ErrorIs(t, err, ErrBadConfig)
+	assert.ErrorIs(t, err, agentcfg.ErrBadConfig)
 
 	order := "# deps first\nc\n\nb.ko\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ModuleOrderFile), []byte(order), 0o644))
@@ -44,9 +47,7 @@ func TestModulePaths(t *testing.T) {
 // The kernel rejects a file that is not a module; LoadModules reports it and
 // loads nothing. This is a real finit_module(2) call, so it needs root.
 func TestLoadModulesRejectsGarbage(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("finit_module needs CAP_SYS_MODULE (run as root)")
-	}
+	testenv.NeedRoot(t, "finit_module (CAP_SYS_MODULE)")
 	dir := t.TempDir()
 	touch(t, dir, "garbage.ko")
 	loaded, err := LoadModules(dir, nil)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"gvmm/guest/agentcfg"
 )
 
 // linkWait bounds how long the agent waits for a network link to appear:
@@ -21,7 +23,7 @@ var ErrNoLink = errors.New("no network link")
 
 // ConfigureNetwork gives the chosen link c.IP, brings it up and adds the
 // default route through c.Gateway. It returns the link's name.
-func ConfigureNetwork(c Config) (string, error) {
+func ConfigureNetwork(c agentcfg.Config) (string, error) {
 	link, err := waitForLink(c.Interface, linkWait)
 	if err != nil {
 		return "", err

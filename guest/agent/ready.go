@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+
+	"gvmm/guest/agentcfg"
+	"gvmm/guest/ready"
 )
 
-// The boot-timer device. These mirror vmm.DebugPort and vmm.DebugReadyMagic
-// (vmm/layout_amd64.go); the agent is a guest program and does not import
-// the VMM, and a test checks the two stay equal.
+// The boot-timer device. The ports mirror vmm.DebugPort (vmm/layout_amd64.go):
+// the agent is a guest program and does not import the VMM, and a test
+// checks the two stay equal. The READY byte is the protocol's, ready.Magic.
 const (
 	// DebugPort is the I/O port of register 0, the boot timer.
 	DebugPort = 0x440
@@ -17,8 +20,6 @@ const (
 	ExitPort = DebugPort + 1
 	// debugPortCount is how many ports the device has (for ioperm).
 	debugPortCount = 2
-	// ReadyMagic is the byte that means "the workload is ready".
-	ReadyMagic = 123
 	// PortDevice gives userspace byte access to I/O ports: a pwrite of one
 	// byte at offset N is an outb to port N (drivers/char/mem.c).
 	PortDevice = "/dev/port"
@@ -38,7 +39,7 @@ type PortIO interface {
 
 // Signaller tells the VMM or the container runtime about the guest's state.
 type Signaller interface {
-	// Ready reports that the workload is ready (writes ReadyMagic).
+	// Ready reports that the workload is ready (writes ready.Magic).
 	Ready() error
 	// Exit asks the VMM to stop the VM with the given status. A container
 	// runtime sees the process exit instead, so there it does nothing.
@@ -53,13 +54,13 @@ type Signaller interface {
 // ReadyFD returns the READY pipe's fd from GVMM_READY_FD, and whether the
 // variable is set at all.
 func ReadyFD(getenv func(string) string) (int, bool, error) {
-	v := getenv(EnvReadyFD)
+	v := getenv(agentcfg.EnvReadyFD)
 	if v == "" {
 		return 0, false, nil
 	}
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 0 {
-		return 0, true, fmt.Errorf("%w: %s=%q is not a file descriptor number", ErrNoReadyChannel, EnvReadyFD, v)
+		return 0, true, fmt.Errorf("%w: %s=%q is not a file descriptor number", ErrNoReadyChannel, agentcfg.EnvReadyFD, v)
 	}
 	return fd, true, nil
 }
@@ -78,7 +79,7 @@ func NewPortSignaller(p PortIO) Signaller {
 type pipeSignaller struct{ f *os.File }
 
 func (p *pipeSignaller) Ready() error {
-	if _, err := p.f.Write([]byte{ReadyMagic}); err != nil {
+	if _, err := p.f.Write([]byte{ready.Magic}); err != nil {
 		return fmt.Errorf("write READY to %s: %w", p.f.Name(), err)
 	}
 	return nil
@@ -91,7 +92,7 @@ func (p *pipeSignaller) Close() error    { return p.f.Close() }
 // portSignaller writes the boot-timer and exit registers.
 type portSignaller struct{ ports PortIO }
 
-func (p *portSignaller) Ready() error           { return p.ports.Out(DebugPort, ReadyMagic) }
+func (p *portSignaller) Ready() error           { return p.ports.Out(DebugPort, ready.Magic) }
 func (p *portSignaller) Exit(status byte) error { return p.ports.Out(ExitPort, status) }
 func (p *portSignaller) InVM() bool             { return true }
 func (p *portSignaller) Close() error           { return p.ports.Close() }

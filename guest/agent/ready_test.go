@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gvmm/guest/agentcfg"
+	"gvmm/guest/ready"
 	"gvmm/vmm"
 )
 
@@ -17,7 +19,6 @@ func TestPortConstantsMatchVMM(t *testing.T) {
 	assert.Equal(t, vmm.DebugPort, DebugPort)
 	assert.Equal(t, vmm.DebugPort+1, ExitPort)
 	assert.Equal(t, vmm.DebugPortSize, debugPortCount)
-	assert.Equal(t, vmm.DebugReadyMagic, ReadyMagic)
 }
 
 func TestPipeSignallerWritesMagic(t *testing.T) {
@@ -25,7 +26,7 @@ func TestPipeSignallerWritesMagic(t *testing.T) {
 	require.NoError(t, err)
 	defer r.Close()
 
-	env := map[string]string{EnvReadyFD: strconv.Itoa(int(w.Fd()))}
+	env := map[string]string{agentcfg.EnvReadyFD: strconv.Itoa(int(w.Fd()))}
 	fd, ok, err := ReadyFD(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -38,7 +39,7 @@ func TestPipeSignallerWritesMagic(t *testing.T) {
 	got := make([]byte, 8)
 	n, err := r.Read(got)
 	require.NoError(t, err)
-	assert.Equal(t, []byte{ReadyMagic}, got[:n])
+	assert.Equal(t, []byte{ready.Magic}, got[:n])
 }
 
 func TestReadyFDErrors(t *testing.T) {
@@ -66,14 +67,14 @@ func TestPortSignallerWritesAtPortOffsets(t *testing.T) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Len(t, b, DebugPort+1, "one byte written at offset 0x440")
-	assert.Equal(t, byte(ReadyMagic), b[DebugPort])
+	assert.Equal(t, byte(ready.Magic), b[DebugPort])
 
 	require.NoError(t, s.Exit(7))
 	require.NoError(t, s.Close())
 	b, err = os.ReadFile(path)
 	require.NoError(t, err)
 	require.Len(t, b, ExitPort+1)
-	assert.Equal(t, []byte{ReadyMagic, 7}, b[DebugPort:])
+	assert.Equal(t, []byte{ready.Magic, 7}, b[DebugPort:])
 	assert.Equal(t, make([]byte, DebugPort), b[:DebugPort], "nothing written below the port")
 }
 

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"gvmm/guest/agentcfg"
 )
 
 // Exit statuses of Main.
@@ -22,7 +24,7 @@ const (
 	failureStatus = 1
 )
 
-// shells are tried in order for ModeShell: u-root's default shell link,
+// shells are tried in order for agentcfg.ModeShell: u-root's default shell link,
 // /bin/sh, then the busybox's gosh itself.
 var shells = []string{"/bin/defaultsh", "/bin/sh", "/bbin/gosh"}
 
@@ -55,7 +57,7 @@ func HostEnv() Env {
 // agent carries one run's state.
 type agent struct {
 	env Env
-	cfg Config
+	cfg agentcfg.Config
 	sig Signaller
 	// inContainer is set when GVMM_READY_FD is: a container runtime, not
 	// a VMM, started the agent.
@@ -68,12 +70,12 @@ func (a *agent) printf(format string, args ...any) {
 	fmt.Fprintf(a.env.Stdout, "gvmm-agent: "+format+"\n", args...)
 }
 
-// Main runs the agent and returns its exit status. In ModeShell it does not
-// return on success (it execs the shell); in ModePoweroff inside a VM it
+// Main runs the agent and returns its exit status. In agentcfg.ModeShell it does not
+// return on success (it execs the shell); in agentcfg.ModePoweroff inside a VM it
 // returns only if powering off failed.
 func Main(env Env) int {
-	inContainer := env.Getenv(EnvReadyFD) != ""
-	a := &agent{env: env, cfg: DefaultConfig(), inContainer: inContainer}
+	inContainer := env.Getenv(agentcfg.EnvReadyFD) != ""
+	a := &agent{env: env, cfg: agentcfg.DefaultConfig(), inContainer: inContainer}
 	sig, err := a.signaller()
 	if err != nil {
 		a.printf("error: %v", err)
@@ -230,7 +232,7 @@ func (a *agent) loadModules() {
 // finish does what the mode asks.
 func (a *agent) finish() int {
 	switch a.cfg.Mode {
-	case ModePoweroff:
+	case agentcfg.ModePoweroff:
 		if !a.sig.InVM() {
 			return exitOK // a container ends when its process does
 		}
@@ -238,7 +240,7 @@ func (a *agent) finish() int {
 			a.printf("error: poweroff: %v", err)
 		}
 		return exitFailure
-	case ModeReboot:
+	case agentcfg.ModeReboot:
 		if !a.sig.InVM() {
 			return exitOK
 		}
@@ -246,7 +248,7 @@ func (a *agent) finish() int {
 			a.printf("error: reboot: %v", err)
 		}
 		return exitFailure
-	case ModeStay:
+	case agentcfg.ModeStay:
 		// Stay up until asked to stop, as a container's workload would.
 		s := <-a.stop
 		a.printf("got %v, exiting", s)
@@ -289,11 +291,11 @@ func (a *agent) execShell() int {
 // and the kernel panics: the VMM sees a failure either way).
 func (a *agent) fail(status int) int {
 	switch {
-	case a.cfg.Mode == ModePoweroff && a.sig != nil && a.sig.InVM() && inGuestInitramfs():
+	case a.cfg.Mode == agentcfg.ModePoweroff && a.sig != nil && a.sig.InVM() && inGuestInitramfs():
 		if err := a.sig.Exit(failureStatus); err != nil {
 			a.printf("error: %v", err)
 		}
-	case a.cfg.Mode == ModeShell && !a.inContainer && inGuestInitramfs():
+	case a.cfg.Mode == agentcfg.ModeShell && !a.inContainer && inGuestInitramfs():
 		return a.execShell()
 	}
 	return status

@@ -9,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"gvmm/guest/agentcfg"
+	"gvmm/guest/ready"
 )
 
 // testEnv is an Env whose files live in a temp dir.
@@ -34,15 +37,15 @@ func TestMainContainerPoweroff(t *testing.T) {
 	require.NoError(t, err)
 	defer r.Close()
 	env, out := testEnv(t, map[string]string{
-		EnvReadyFD: strconv.Itoa(int(w.Fd())),
-		EnvMode:    "poweroff",
+		agentcfg.EnvReadyFD: strconv.Itoa(int(w.Fd())),
+		agentcfg.EnvMode:    "poweroff",
 	}, "gvmm.mode=stay")
 
 	require.Equal(t, exitOK, Main(env), out.String())
 	got := make([]byte, 4)
 	n, err := r.Read(got)
 	require.NoError(t, err)
-	assert.Equal(t, []byte{ReadyMagic}, got[:n])
+	assert.Equal(t, []byte{ready.Magic}, got[:n])
 	assert.Contains(t, out.String(), "gvmm-agent: READY\n")
 	assert.Contains(t, out.String(), "gvmm-agent: mode poweroff\n")
 	assert.Regexp(t, `gvmm-agent: cpus online: \d+ \(`, out.String())
@@ -63,7 +66,7 @@ func TestMainVMModeOnHost(t *testing.T) {
 	b, err := os.ReadFile(env.PortDevice)
 	require.NoError(t, err)
 	require.Len(t, b, DebugPort+1, "READY written, exit register untouched")
-	assert.Equal(t, byte(ReadyMagic), b[DebugPort])
+	assert.Equal(t, byte(ready.Magic), b[DebugPort])
 }
 
 // With gvmm.ready=console (gokvm) no port is touched: READY is the line.
@@ -86,8 +89,8 @@ func TestMainBadSettings(t *testing.T) {
 		wantOut string
 	}{
 		{name: "bad cmdline mode", cmdline: "gvmm.mode=halt", want: exitUsage, wantOut: `gvmm.mode="halt"`},
-		{name: "bad env ip", vars: map[string]string{EnvMode: "poweroff", EnvIP: "nope"}, want: exitUsage, wantOut: EnvIP},
-		{name: "bad ready fd", vars: map[string]string{EnvReadyFD: "x", EnvMode: "poweroff"}, want: exitFailure, wantOut: "not a file descriptor"},
+		{name: "bad env ip", vars: map[string]string{agentcfg.EnvMode: "poweroff", agentcfg.EnvIP: "nope"}, want: exitUsage, wantOut: agentcfg.EnvIP},
+		{name: "bad ready fd", vars: map[string]string{agentcfg.EnvReadyFD: "x", agentcfg.EnvMode: "poweroff"}, want: exitFailure, wantOut: "not a file descriptor"},
 		{name: "gateway alone", cmdline: "gvmm.mode=stay gvmm.gw=10.0.2.2", want: exitUsage, wantOut: "gvmm.gw given without gvmm.ip"},
 	}
 	for _, tt := range tests {

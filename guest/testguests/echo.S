@@ -1,11 +1,7 @@
 /* echo: prints a prompt, then echoes every byte it receives on COM1
  * (polling LSR.DR) until it reads 'q', then exits with status 0. */
 #include "common.inc"
-	.code32
-	.text
-	.globl _start
-_start:
-	mov $0x8ff0, %esp
+	PVH_ENTRY
 	mov $prompt, %esi
 	call puts
 	call ready
@@ -31,5 +27,3 @@ done:
 	.section .rodata
 prompt: .asciz "echo ready\r\n"
 bye:    .asciz "\r\nbye\r\n"
-
-	PVH_NOTE _start

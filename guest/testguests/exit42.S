@@ -1,11 +1,7 @@
 /* exit42: prints a line and stops the VM with exit status 42 through the
  * debug device, so tests see the guest's status become gvmm's. */
 #include "common.inc"
-	.code32
-	.text
-	.globl _start
-_start:
-	mov $0x8ff0, %esp
+	PVH_ENTRY
 	mov $msg, %esi
 	call puts
 	mov $42, %al
@@ -15,5 +11,3 @@ _start:
 
 	.section .rodata
 msg: .asciz "exiting with 42\r\n"
-
-	PVH_NOTE _start

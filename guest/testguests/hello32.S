@@ -2,11 +2,7 @@
  * hvm_start_info handed over in EBX, prints the command line from it,
  * signals READY and exits with status 0. */
 #include "common.inc"
-	.code32
-	.text
-	.globl _start
-_start:
-	mov $0x8ff0, %esp             /* a stack in low RAM (vmm.BootStackAddr) */
+	PVH_ENTRY
 	mov %ebx, %edi                /* keep start_info */
 	mov $hello, %esi
 	call puts
@@ -36,5 +32,3 @@ hello:      .asciz "Hello from a gvmm PVH guest\r\n"
 cmdline_is: .asciz "cmdline: "
 newline:    .asciz "\r\n"
 badinfo:    .asciz "bad hvm_start_info magic\r\n"
-
-	PVH_NOTE _start

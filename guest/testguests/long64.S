@@ -14,11 +14,7 @@
 	.set MSR_EFER, 0xc0000080
 	.set EFER_LME, 1 << 8
 
-	.code32
-	.text
-	.globl _start
-_start:
-	mov $0x8ff0, %esp
+	PVH_ENTRY
 	mov $msg32, %esi
 	call puts
 	/* Zero the three table pages. */
@@ -85,5 +81,3 @@ gdtr:
 	.long gdt
 msg32: .asciz "32-bit protected mode\r\n"
 msg64: .asciz "Hello from 64-bit long mode\r\n"
-
-	PVH_NOTE _start

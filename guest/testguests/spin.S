@@ -1,11 +1,7 @@
 /* spin: prints a line, then loops forever without exiting, so tests can
  * check that the VMM stops a running vCPU on request. */
 #include "common.inc"
-	.code32
-	.text
-	.globl _start
-_start:
-	mov $0x8ff0, %esp
+	PVH_ENTRY
 	mov $msg, %esi
 	call puts
 	call ready
@@ -15,5 +11,3 @@ _start:
 
 	.section .rodata
 msg: .asciz "spinning\r\n"
-
-	PVH_NOTE _start

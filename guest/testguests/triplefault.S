@@ -2,11 +2,7 @@
  * deliver it (#GP), nor the #GP (#DF), nor the #DF: a triple fault, which
  * shuts the CPU down. KVM reports KVM_EXIT_SHUTDOWN. */
 #include "common.inc"
-	.code32
-	.text
-	.globl _start
-_start:
-	mov $0x8ff0, %esp
+	PVH_ENTRY
 	mov $msg, %esi
 	call puts
 	lidt idtr
@@ -20,5 +16,3 @@ idtr:
 	.word 0
 	.long 0
 msg: .asciz "about to triple fault\r\n"
-
-	PVH_NOTE _start

@@ -1,19 +1,19 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gvmm/internal/kvmtest"
 	"gvmm/internal/rig"
 	"gvmm/internal/rig/rigtest"
+	"gvmm/internal/testenv"
 )
 
 // baseCmdline is what every Linux boot gets: the serial console, reset
@@ -24,36 +24,12 @@ const baseCmdline = "console=ttyS0 reboot=k panic=-1 quiet"
 // statsLine is gvmm boot --stats' report.
 var statsLine = regexp.MustCompile(`gvmm: stats: .*`)
 
-var (
-	gvmmOnce sync.Once
-	gvmmPath string
-	gvmmErr  error
-	// binDir holds binaries built once for all tests; TestMain removes it.
-	binDir string
-)
+func TestMain(m *testing.M) { testenv.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// gvmm builds the static gvmm binary once per test binary, into a
-// directory that outlives each test (a t.TempDir would vanish with the
-// first test that asked for it).
+// gvmm is the static gvmm binary, built once for all tests.
 func gvmm(t *testing.T) string {
-	gvmmOnce.Do(func() {
-		if binDir, gvmmErr = os.MkdirTemp("", "gvmm-e2e-"); gvmmErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		gvmmPath, gvmmErr = rig.BuildGVMM(ctx, binDir)
-	})
-	require.NoError(t, gvmmErr, "building gvmm")
-	return gvmmPath
+	t.Helper()
+	return kvmtest.StaticGVMM(t)
 }
 
 // buildFile returns a file `make` built under build/, failing if missing.

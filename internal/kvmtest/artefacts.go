@@ -1,12 +1,14 @@
 package kvmtest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 
 	"gvmm/guest/testguests"
+	"gvmm/internal/rig"
 )
 
 // EnvArtefacts names a directory of prebuilt test artefacts: the static
@@ -51,18 +53,13 @@ func TestGuests(dir string) (map[string]string, error) {
 }
 
 // GVMM returns a static gvmm binary: the prebuilt one, or else one built
-// from the module's ./cmd/gvmm into dir (CGO_ENABLED=0, like `make gvmm`).
-func GVMM(dir string) (string, error) {
+// from the module's ./cmd/gvmm into dir (rig.BuildGVMM: CGO_ENABLED=0,
+// like `make gvmm`, and checked to be static).
+func GVMM(ctx context.Context, dir string) (string, error) {
 	if p, ok, err := artefact("gvmm"); ok {
 		return p, err
 	}
-	out := filepath.Join(dir, "gvmm")
-	build := exec.Command("go", "build", "-o", out, "gvmm/cmd/gvmm")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build gvmm: %w\n%s", err, msg)
-	}
-	return out, nil
+	return rig.BuildGVMM(ctx, dir)
 }
 
 // CProgram returns the C helper program name: the prebuilt one, or else

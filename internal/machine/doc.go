@@ -13,7 +13,7 @@
 // Files: config.go (what to build and how to validate it), bootfiles.go
 // (opening the kernel and initrd, the pre-KVM boot check), machine.go (the
 // build and run sequence), cpu.go (boot vCPU registers from a boot.Entry),
-// pci.go (the PCI bus, pvpanic, virtio console and net), exits.go (the
-// ExitHandler that feeds the buses), stop.go (why a VM stopped, and its
-// exit code).
+// pci.go (the PCI bus, pvpanic, virtio console and net; the TAP and,
+// through internal/hostnet, its host end), exits.go (the ExitHandler that
+// feeds the buses), stop.go (why a VM stopped, and its exit code).
 package machine

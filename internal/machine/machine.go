@@ -12,7 +12,7 @@ import (
 	"gvmm/boot"
 	"gvmm/devices"
 	"gvmm/devices/serial"
-	"gvmm/internal/clock"
+	"gvmm/guest/ready"
 	"gvmm/vmm"
 )
 
@@ -127,6 +127,7 @@ func (m *Machine) attachDevices() error {
 	m.uart = serial.New(m.cfg.ConsoleOut, m.vm.IRQLine(vmm.COM1IRQ))
 	kbd := devices.NewI8042(func() { m.requestStop(Result{Reason: Reset}) })
 	debug := &devices.DebugDevice{
+		Start: ready.Start(),
 		Ready: m.ready,
 		Exit: func(status uint8) {
 			m.requestStop(Result{Reason: GuestExit, ExitCode: int(status)})
@@ -208,7 +209,7 @@ func (m *Machine) Run(ctx context.Context) Result {
 	}
 	var wg sync.WaitGroup
 	handler := exitHandler{pio: m.pio, mmio: m.mmio}
-	setupDone := clock.SinceStart()
+	setupDone := ready.Since().Microseconds()
 	for _, c := range m.vcpus {
 		wg.Add(1)
 		go func() {
@@ -279,7 +280,7 @@ type firstWriteTimer struct {
 
 func (f firstWriteTimer) Write(p []byte) (int, error) {
 	if f.at.Load() < 0 {
-		f.at.CompareAndSwap(-1, clock.SinceStart())
+		f.at.CompareAndSwap(-1, ready.Since().Microseconds())
 	}
 	return f.w.Write(p)
 }

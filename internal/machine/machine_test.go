@@ -1,13 +1,11 @@
 package machine
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,53 +14,16 @@ import (
 
 	"gvmm/boot"
 	"gvmm/internal/kvmtest"
+	"gvmm/internal/testenv"
 	"gvmm/vmm"
 )
 
-var (
-	guestsOnce sync.Once
-	guests     map[string]string
-	guestsErr  error
-	guestsDir  string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if guestsDir != "" {
-		os.RemoveAll(guestsDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // guest returns the path of a built test guest.
 func guest(t *testing.T, name string) string {
 	t.Helper()
-	guestsOnce.Do(func() {
-		guestsDir, guestsErr = os.MkdirTemp("", "gvmm-machine-test-")
-		if guestsErr == nil {
-			guests, guestsErr = kvmtest.TestGuests(guestsDir)
-		}
-	})
-	require.NoError(t, guestsErr)
-	return guests[name]
-}
-
-// syncBuffer is a console the test can read while the VM writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return kvmtest.Guest(t, name)
 }
 
 // boot runs a guest with a 10 s deadline and returns the result and the
@@ -70,7 +31,7 @@ func (s *syncBuffer) String() string {
 func bootGuest(t *testing.T, cfg Config) (Result, string) {
 	t.Helper()
 	kvmtest.Require(t)
-	console := &syncBuffer{}
+	console := &testenv.SyncBuffer{}
 	cfg.ConsoleOut = console
 	if cfg.MemSize == 0 {
 		cfg.MemSize = 64 << 20
@@ -137,7 +98,7 @@ func TestBootTestGuests(t *testing.T) {
 
 func TestStopSpinningGuest(t *testing.T) {
 	kvmtest.Require(t)
-	console := &syncBuffer{}
+	console := &testenv.SyncBuffer{}
 	readyc := make(chan int64, 1)
 	m, err := New(Config{
 		Kernel: guest(t, "spin"), MemSize: 64 << 20, CPUs: 2, ConsoleOut: console,

@@ -3,7 +3,6 @@ package machine
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 
 	"gvmm/boot"
@@ -12,6 +11,7 @@ import (
 	"gvmm/devices/virtio"
 	"gvmm/devices/virtio/console"
 	vnet "gvmm/devices/virtio/net"
+	"gvmm/internal/hostnet"
 	"gvmm/vmm"
 )
 
@@ -76,8 +76,8 @@ func (m *Machine) addVirtio(root *pci.Root, name string, dev virtio.Device, irq 
 	return nil
 }
 
-// attachNet opens (or creates) the TAP device, configures its host end and
-// adds the virtio-net device.
+// attachNet opens (or creates) the TAP device, configures its host end
+// (internal/hostnet) and adds the virtio-net device.
 func (m *Machine) attachNet(root *pci.Root, nc *NetConfig) error {
 	mac := vnet.RandomMAC()
 	if nc.MAC != "" {
@@ -86,19 +86,21 @@ func (m *Machine) attachNet(root *pci.Root, nc *NetConfig) error {
 			return err
 		}
 	}
-	var host *net.IPNet
-	if nc.HostAddr.IsValid() {
-		a := nc.HostAddr.Addr()
-		host = &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(nc.HostAddr.Bits(), a.BitLen())}
-	}
 	tap, err := vnet.OpenTAP(nc.TAP)
 	if err != nil {
 		return err
 	}
 	m.closers = append(m.closers, tap.Close)
-	if host != nil {
-		if err := tap.Configure(host); err != nil {
+	if nc.HostAddr.IsValid() {
+		link, err := hostnet.Configure(tap.Name, nc.HostAddr)
+		if err != nil {
 			return err
+		}
+		// A TAP gvmm created goes away with its file, and its address
+		// with it; an existing one is given back as it was. The closers
+		// run in reverse, so this runs before tap.Close.
+		if !tap.Created {
+			m.closers = append(m.closers, link.Undo)
 		}
 	}
 	dev, err := vnet.New(tap.File(), mac)

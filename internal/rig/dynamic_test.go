@@ -1,11 +1,12 @@
 package rig
 
 import (
-	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"gvmm/internal/testenv"
 )
 
 func TestParseLDD(t *testing.T) {
@@ -24,9 +25,7 @@ func TestParseLDD(t *testing.T) {
 
 func TestDynamicExecutable(t *testing.T) {
 	for _, tool := range []string{"strip", "ldd"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt-get install binutils libc-bin)", tool)
-		}
+		testenv.NeedTool(t, tool, "binutils libc-bin")
 	}
 	files, err := DynamicExecutable("/bin/ls", "/usr/bin/ls", t.TempDir())
 	require.NoError(t, err)

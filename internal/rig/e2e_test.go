@@ -12,6 +12,7 @@ import (
 
 	"gvmm/internal/rig"
 	"gvmm/internal/rig/rigtest"
+	"gvmm/internal/testenv"
 )
 
 // Deadlines for console lines, in rig time from QEMU's start. L1 reaches its
@@ -159,9 +160,7 @@ func TestMissingPrerequisiteFails(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name != "no qemu" {
-				if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-					t.Skip("needs qemu-system-x86_64 on PATH to reach the later checks")
-				}
+				testenv.NeedTool(t, "qemu-system-x86_64", "qemu-system-x86") // to reach the later checks
 			}
 			_, err := rig.Run(context.Background(), tc.cfg)
 			require.Error(t, err)

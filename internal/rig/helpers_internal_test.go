@@ -5,14 +5,13 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"gvmm/internal/testenv"
 )
 
 func execCommand(t *testing.T, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not on PATH", name)
-	}
-	return exec.Command(name, args...)
+	return exec.Command(testenv.NeedTool(t, name, name), args...)
 }
 
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }

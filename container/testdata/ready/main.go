@@ -1,6 +1,6 @@
 // Command ready is the test workload of package container: it follows the
 // READY protocol like the guest agent (guest/cmd/gvmm-agent) does in a
-// container. It writes the byte 123 to the fd named by GVMM_READY_FD, then
+// container. It writes ready.Magic to the fd named by GVMM_READY_FD, then
 // exits 0 (GVMM_MODE=poweroff, the default here) or sleeps until killed
 // (GVMM_MODE=stay). For the out-of-memory test, GVMM_MODE=eat touches
 // memory until the kernel kills it. Build it static: CGO_ENABLED=0.
@@ -12,12 +12,12 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+
+	"gvmm/guest/ready"
 )
 
-const readyMagic = 123
-
 func main() {
-	fd, err := strconv.Atoi(os.Getenv("GVMM_READY_FD"))
+	fd, err := strconv.Atoi(os.Getenv(ready.FDEnv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ready: GVMM_READY_FD is not set")
 		os.Exit(2)
@@ -28,7 +28,7 @@ func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
 	f := os.NewFile(uintptr(fd), "ready")
-	if _, err := f.Write([]byte{readyMagic}); err != nil {
+	if _, err := f.Write([]byte{ready.Magic}); err != nil {
 		fmt.Fprintln(os.Stderr, "ready:", err)
 		os.Exit(3)
 	}

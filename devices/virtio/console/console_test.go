@@ -1,9 +1,7 @@
 package console
 
 import (
-	"bytes"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,32 +10,15 @@ import (
 
 	"gvmm/devices/virtio"
 	"gvmm/devices/virtio/virtiotest"
+	"gvmm/internal/testenv"
 )
-
-// syncBuffer is a goroutine-safe bytes.Buffer for the console's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type rig struct {
 	m      *virtiotest.Machine
 	t      *virtio.Transport
 	d      *virtiotest.Driver
 	c      *Console
-	out    *syncBuffer
+	out    *testenv.SyncBuffer
 	in     *io.PipeWriter
 	rx, tx *virtiotest.Queue
 }
@@ -48,7 +29,7 @@ func newRig(t *testing.T) *rig {
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
 	pr, pw := io.Pipe()
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	c := New(out, pr)
 	t.Cleanup(func() { pw.Close(); c.Close() })
 	tr, d, err := m.Attach("virtio-console", c)
@@ -61,14 +42,10 @@ func newRig(t *testing.T) *rig {
 // DRIVER_OK.
 func (r *rig) start(t *testing.T) {
 	t.Helper()
-	f, err := r.d.Negotiate(virtio.FeatureVersion1 | FeatureEmergWrite)
+	f, qs, err := r.d.Start(virtio.FeatureVersion1|FeatureEmergWrite, 16, 16)
 	require.NoError(t, err)
 	require.Equal(t, uint64(virtio.FeatureVersion1|FeatureEmergWrite), f)
-	r.rx, err = r.d.SetupQueue(ReceiveQueue, 16)
-	require.NoError(t, err)
-	r.tx, err = r.d.SetupQueue(TransmitQueue, 16)
-	require.NoError(t, err)
-	r.d.DriverOK()
+	r.rx, r.tx = qs[ReceiveQueue], qs[TransmitQueue]
 	require.Equal(t, uint8(virtio.StatusAcknowledge|virtio.StatusDriver|virtio.StatusFeaturesOK|virtio.StatusDriverOK), r.d.Status())
 }
 

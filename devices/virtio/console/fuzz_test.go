@@ -32,21 +32,14 @@ func FuzzConsole(f *testing.F) {
 
 		// Whatever the driver did, a reset brings the device back.
 		out.Reset()
-		if _, err := d.Negotiate(^uint64(0)); err != nil {
+		_, qs, err := d.Start(^uint64(0), 16, 16) // ReceiveQueue, TransmitQueue
+		if err != nil {
 			t.Fatalf("after reset: %v", err)
 		}
-		if _, err := d.SetupQueue(ReceiveQueue, 16); err != nil {
-			t.Fatal(err)
-		}
-		tx, err := d.SetupQueue(TransmitQueue, 16)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.DriverOK()
-		if _, err := tx.Add(virtiotest.Readable([]byte("ok"))); err != nil {
+		if _, err := qs[TransmitQueue].Add(virtiotest.Readable([]byte("ok"))); err != nil {
 			t.Skip("test memory used up by the program")
 		}
-		tx.Kick()
+		qs[TransmitQueue].Kick()
 		if tr.NeedsReset() || out.String() != "ok" {
 			t.Fatalf("device broken after reset: needs reset %v, output %q", tr.NeedsReset(), out.String())
 		}

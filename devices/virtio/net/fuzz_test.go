@@ -43,17 +43,11 @@ func FuzzNet(f *testing.F) {
 		d.RunOps(2, ops)
 
 		// After a reset a well-formed packet reaches the backend.
-		if _, err := d.Negotiate(^uint64(0)); err != nil {
+		_, qs, err := d.Start(^uint64(0), 16, 16) // ReceiveQueue, TransmitQueue
+		if err != nil {
 			t.Fatalf("after reset: %v", err)
 		}
-		if _, err := d.SetupQueue(ReceiveQueue, 16); err != nil {
-			t.Fatal(err)
-		}
-		tx, err := d.SetupQueue(TransmitQueue, 16)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.DriverOK()
+		tx := qs[TransmitQueue]
 		want := []byte("after-reset-frame")
 		if _, err := tx.Add(virtiotest.Readable(make([]byte, netHdrSize)), virtiotest.Readable(want)); err != nil {
 			t.Skip("test memory used up by the program")

@@ -107,16 +107,11 @@ func TestNetHostileQueues(t *testing.T) {
 			assert.NotZero(t, r.d.ReadISR()&virtio.ISRConfig)
 
 			// Reset and the device works again.
-			_, err := r.d.Negotiate(^uint64(0))
+			_, qs, err := r.d.Start(^uint64(0), 16, 16) // ReceiveQueue, TransmitQueue
 			require.NoError(t, err)
-			_, err = r.d.SetupQueue(ReceiveQueue, 16)
+			_, err = qs[TransmitQueue].Add(virtiotest.Readable(make([]byte, netHdrSize)), virtiotest.Readable([]byte("after reset")))
 			require.NoError(t, err)
-			tx, err := r.d.SetupQueue(TransmitQueue, 16)
-			require.NoError(t, err)
-			r.d.DriverOK()
-			_, err = tx.Add(virtiotest.Readable(make([]byte, netHdrSize)), virtiotest.Readable([]byte("after reset")))
-			require.NoError(t, err)
-			tx.Kick()
+			qs[TransmitQueue].Kick()
 			peer.SetReadDeadline(time.Now().Add(5 * time.Second))
 			buf := make([]byte, 2048)
 			for {

@@ -44,14 +44,10 @@ func newNetRig(t *testing.T, backend *os.File) *netRig {
 	require.NoError(t, err)
 	t.Cleanup(tr.Close)
 	r := &netRig{m: m, t: tr, d: d, n: n}
-	f, err := d.Negotiate(virtio.FeatureVersion1 | FeatureMAC | FeatureStatus)
+	f, qs, err := d.Start(virtio.FeatureVersion1|FeatureMAC|FeatureStatus, 64, 64)
 	require.NoError(t, err)
 	require.Equal(t, uint64(virtio.FeatureVersion1|FeatureMAC|FeatureStatus), f)
-	r.rx, err = d.SetupQueue(ReceiveQueue, 64)
-	require.NoError(t, err)
-	r.tx, err = d.SetupQueue(TransmitQueue, 64)
-	require.NoError(t, err)
-	d.DriverOK()
+	r.rx, r.tx = qs[ReceiveQueue], qs[TransmitQueue]
 	require.False(t, tr.NeedsReset())
 	return r
 }
@@ -117,7 +113,7 @@ func openTestTAP(t *testing.T) *TAP {
 	require.NoError(t, err)
 	t.Cleanup(func() { tap.Close() })
 	quietIPv6(tap.Name)
-	require.NoError(t, tap.Configure(nil))
+	linkUp(t, tap.Name, nil)
 	return tap
 }
 
@@ -191,7 +187,7 @@ func TestNetARPWithHostStack(t *testing.T) {
 	t.Cleanup(func() { tap.Close() })
 	quietIPv6(tap.Name)
 	hostIP, guestIP := net.IPv4(10, 213, 9, 1).To4(), net.IPv4(10, 213, 9, 2).To4()
-	require.NoError(t, tap.Configure(&net.IPNet{IP: hostIP, Mask: net.CIDRMask(24, 32)}))
+	linkUp(t, tap.Name, &net.IPNet{IP: hostIP, Mask: net.CIDRMask(24, 32)})
 	ifi, err := net.InterfaceByName(tap.Name)
 	require.NoError(t, err)
 

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,8 +23,10 @@ const (
 // not a TAP device.
 var ErrNotTAP = errors.New("interface exists and is not a TAP device")
 
-// TAP is an open TAP device. Frames read from and written to File carry
-// a 12-byte virtio_net_hdr in front.
+// TAP is an open TAP device: the device's backend. Frames read from and
+// written to File carry a 12-byte virtio_net_hdr in front. The host's side
+// of the link (its address, the link being up) is not the device's to set:
+// internal/hostnet does it.
 type TAP struct {
 	// Name is the interface name (chosen by the kernel if OpenTAP got "").
 	Name string
@@ -34,10 +35,7 @@ type TAP struct {
 	// is killed.
 	Created bool
 
-	file  *os.File
-	link  netlink.Link
-	addrs []*netlink.Addr // addresses we added
-	setUp bool            // we brought the link up
+	file *os.File
 }
 
 // OpenTAP opens the TAP interface name, creating it if it does not exist
@@ -47,10 +45,7 @@ type TAP struct {
 func OpenTAP(name string) (*TAP, error) {
 	created := true
 	if name != "" {
-		if l, err := netlink.LinkByName(name); err == nil {
-			if tt, ok := l.(*netlink.Tuntap); !ok || tt.Mode != netlink.TUNTAP_MODE_TAP {
-				return nil, fmt.Errorf("open tap %s: %w (type %s); pick another name", name, ErrNotTAP, l.Type())
-			}
+		if _, err := net.InterfaceByName(name); err == nil {
 			created = false
 		}
 	}
@@ -68,14 +63,14 @@ func OpenTAP(name string) (*TAP, error) {
 	actual, err := configureTAP(fd, ifName)
 	if err != nil {
 		unix.Close(fd)
+		// The tun driver answers EINVAL when the name belongs to an
+		// interface that is not a TAP (drivers/net/tun.c, tun_set_iff).
+		if !created && errors.Is(err, unix.EINVAL) {
+			return nil, fmt.Errorf("open tap %s: %w (or a multi-queue one); pick another name", name, ErrNotTAP)
+		}
 		return nil, fmt.Errorf("open tap %s: %w", ifName, err)
 	}
-	t := &TAP{Name: actual, Created: created, file: os.NewFile(uintptr(fd), tunDevice)}
-	if t.link, err = netlink.LinkByName(actual); err != nil {
-		t.file.Close()
-		return nil, fmt.Errorf("open tap %s: %w", actual, err)
-	}
-	return t, nil
+	return &TAP{Name: actual, Created: created, file: os.NewFile(uintptr(fd), tunDevice)}, nil
 }
 
 // configureTAP attaches fd to the interface and sets the vnet header
@@ -104,46 +99,11 @@ func configureTAP(fd int, name string) (string, error) {
 // File returns the TAP's file, for New.
 func (t *TAP) File() *os.File { return t.file }
 
-// Configure brings the host side of the link up and gives it addr (for
-// example 192.168.100.1/24), so host and guest can talk. Close undoes
-// both.
-func (t *TAP) Configure(addr *net.IPNet) error {
-	if addr != nil {
-		a := &netlink.Addr{IPNet: addr}
-		if err := netlink.AddrAdd(t.link, a); err != nil {
-			return fmt.Errorf("tap %s: add address %s: %w", t.Name, addr, err)
-		}
-		t.addrs = append(t.addrs, a)
-	}
-	if t.link.Attrs().Flags&net.FlagUp == 0 {
-		if err := netlink.LinkSetUp(t.link); err != nil {
-			return fmt.Errorf("tap %s: set link up: %w", t.Name, err)
-		}
-		t.setUp = true
+// Close closes the TAP's file. An interface OpenTAP created disappears
+// with it (it is not persistent); an existing one stays.
+func (t *TAP) Close() error {
+	if err := t.file.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("tap %s: close: %w", t.Name, err)
 	}
 	return nil
-}
-
-// Close removes what gvmm changed: on an interface it created, closing
-// the file destroys the interface; on an existing one it removes the
-// addresses it added and takes the link down if it brought it up.
-func (t *TAP) Close() error {
-	var errs []error
-	if !t.Created {
-		for _, a := range t.addrs {
-			if err := netlink.AddrDel(t.link, a); err != nil {
-				errs = append(errs, fmt.Errorf("tap %s: remove address %s: %w", t.Name, a.IPNet, err))
-			}
-		}
-		if t.setUp {
-			if err := netlink.LinkSetDown(t.link); err != nil {
-				errs = append(errs, fmt.Errorf("tap %s: set link down: %w", t.Name, err))
-			}
-		}
-	}
-	t.addrs, t.setUp = nil, false
-	if err := t.file.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
-		errs = append(errs, fmt.Errorf("tap %s: close: %w", t.Name, err))
-	}
-	return errors.Join(errs...)
 }

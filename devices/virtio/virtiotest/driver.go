@@ -170,6 +170,27 @@ func (d *Driver) DriverOK() {
 	d.SetStatus(d.Status() | virtio.StatusDriverOK)
 }
 
+// Start brings the device up the way Linux's virtio_dev_probe and the
+// device driver's probe do (§3.1.1, all eight steps): Negotiate want, set
+// up queue i with sizes[i] for every size given (step 7), then DRIVER_OK.
+// It returns the accepted features and the queues, in order. A driver
+// that must do more between the queues and DRIVER_OK (MSI-X vectors) calls
+// the steps itself.
+func (d *Driver) Start(want uint64, sizes ...uint16) (uint64, []*Queue, error) {
+	f, err := d.Negotiate(want)
+	if err != nil {
+		return 0, nil, err
+	}
+	queues := make([]*Queue, len(sizes))
+	for i, size := range sizes {
+		if queues[i], err = d.SetupQueue(uint16(i), size); err != nil {
+			return 0, nil, err
+		}
+	}
+	d.DriverOK()
+	return f, queues, nil
+}
+
 // Alloc reserves n bytes of guest RAM aligned to align (a power of two).
 func (d *Driver) Alloc(n, align uint64) (uint64, error) {
 	a := (d.next + align - 1) &^ (align - 1)

@@ -101,15 +101,11 @@ func (d *Driver) RunOps(numQueues int, ops []byte) {
 
 // runStart brings the device up with small queues, recording them.
 func (d *Driver) runStart(queues []*Queue) {
-	if _, err := d.Negotiate(^uint64(0)); err != nil {
-		return
+	sizes := make([]uint16, len(queues))
+	for i := range sizes {
+		sizes[i] = 16
 	}
-	for i := range queues {
-		q, err := d.SetupQueue(uint16(i), 16)
-		if err != nil {
-			return
-		}
-		queues[i] = q
+	if _, qs, err := d.Start(^uint64(0), sizes...); err == nil {
+		copy(queues, qs)
 	}
-	d.DriverOK()
 }

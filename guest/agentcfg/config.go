@@ -1,10 +1,12 @@
-package agent
+package agentcfg
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"gvmm/guest/ready"
 )
 
 // Mode is what the agent does once the guest is ready.
@@ -40,13 +42,17 @@ const (
 	keyReady       = "gvmm.ready"
 	keyExec        = "gvmm.exec"
 	moduleListSeps = ","
+
+	// The values of gvmm.ready.
+	readyPort    = "port"
+	readyConsole = "console"
 )
 
 // Environment variables. Each mirrors a command-line key; a container has no
 // kernel command line of its own, so there the environment is the only source.
 const (
 	// EnvReadyFD names the inherited fd of the READY pipe (container only).
-	EnvReadyFD   = "GVMM_READY_FD"
+	EnvReadyFD   = ready.FDEnv
 	EnvMode      = "GVMM_MODE"
 	EnvIP        = "GVMM_IP"
 	EnvGateway   = "GVMM_GW"
@@ -114,19 +120,22 @@ func (c *Config) ParseCmdline(cmdline string) error {
 	return nil
 }
 
+// envKeys pairs each environment variable with the command-line key it
+// stands for (gvmm.fetch and gvmm.ready have none: they are VM-only).
+var envKeys = []struct{ env, key string }{
+	{EnvMode, keyMode},
+	{EnvIP, keyIP},
+	{EnvGateway, keyGateway},
+	{EnvInterface, keyInterface},
+	{EnvHTTP, keyHTTP},
+	{EnvModules, keyModules},
+	{EnvExec, keyExec},
+}
+
 // ApplyEnv applies the GVMM_* variables that getenv returns non-empty;
 // they override the command line.
 func (c *Config) ApplyEnv(getenv func(string) string) error {
-	pairs := []struct{ env, key string }{
-		{EnvMode, keyMode},
-		{EnvIP, keyIP},
-		{EnvGateway, keyGateway},
-		{EnvInterface, keyInterface},
-		{EnvHTTP, keyHTTP},
-		{EnvModules, keyModules},
-		{EnvExec, keyExec},
-	}
-	for _, p := range pairs {
+	for _, p := range envKeys {
 		if v := getenv(p.env); v != "" {
 			if err := c.set(p.key, v); err != nil {
 				return fmt.Errorf("%s: %w", p.env, err)
@@ -147,9 +156,9 @@ func (c *Config) set(key, value string) error {
 		c.Mode = m
 	case keyReady:
 		switch value {
-		case "port":
+		case readyPort:
 			c.ReadyConsoleOnly = false
-		case "console":
+		case readyConsole:
 			c.ReadyConsoleOnly = true
 		default:
 			return fmt.Errorf("%w: %s=%q: want port (the boot-timer device, the default) or console", ErrBadConfig, key, value)

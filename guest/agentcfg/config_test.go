@@ -1,4 +1,4 @@
-package agent
+package agentcfg
 
 import (
 	"net/netip"
