@@ -21,7 +21,9 @@
 // argument's type), abi_unsafe.go (structures with variable-length
 // tails), system.go, vm.go, vcpu.go (register state), cpuid.go, run.go
 // (the run loop and exit dispatch), kvmrun.go (decoding the kvm_run page,
-// a pure function), exit.go (exit errors), memory.go (GuestMemory,
-// checked access), layout_amd64.go (the guest physical address map).
+// a pure function), exit.go (exit errors), exitcount.go (the exits that
+// reached userspace, by reason, port and MMIO page, for --stats),
+// memory.go (GuestMemory, checked access), layout_amd64.go (the guest
+// physical address map).
 // Only the _unsafe.go files import unsafe.
 package vmm

@@ -92,6 +92,7 @@ func (c *VCPU) handleExit(h ExitHandler) error {
 	if err != nil {
 		return fmt.Errorf("vCPU %d: %w", c.id, err)
 	}
+	c.exits.record(e)
 	return dispatchExit(c.id, e, h, c.rip)
 }
 

@@ -83,6 +83,13 @@ func TestRunRealModePortIOThenHalt(t *testing.T) {
 	err := c.Run(ctx, r)
 	assert.ErrorIs(t, err, vmm.ErrHalted, "without an irqchip, HLT exits to userspace")
 	assert.Equal(t, []byte{'K', 0x5a}, r.out, "the OUT, then the IN's result written back out")
+
+	// Each instruction that reached userspace was counted, where it went.
+	n := c.ExitCounts()
+	assert.Equal(t, uint64(2), n.Ports[vmm.PortKey{Port: 0x3f8, Write: true}])
+	assert.Equal(t, uint64(1), n.Ports[vmm.PortKey{Port: 0x3f8, Write: false}])
+	assert.Equal(t, uint64(3), n.Reasons[vmm.KVM_EXIT_IO])
+	assert.Equal(t, uint64(1), n.Reasons[vmm.KVM_EXIT_HLT])
 }
 
 // TestStopInterruptsSpinningVCPU: a cancel stops a vCPU that is inside

@@ -24,7 +24,14 @@ type VCPU struct {
 	tid atomic.Int32
 	// stopping is set by Stop; the run loop checks it after every exit.
 	stopping atomic.Bool
+
+	// exits counts the exits Run handled; only Run's thread writes it.
+	exits ExitCounts
 }
+
+// ExitCounts returns the exits this vCPU brought to userspace so far. Call
+// it once Run has returned: Run's thread counts without a lock.
+func (c *VCPU) ExitCounts() ExitCounts { return c.exits.clone() }
 
 // CreateVCPU creates vCPU id (its initial APIC ID) and maps its kvm_run
 // structure.

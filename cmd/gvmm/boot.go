@@ -55,7 +55,7 @@ func parseBootFlags(args []string) (*bootFlags, error) {
 	fs.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
 	fs.StringVar(&f.kvmPath, "kvm", vmm.DevKVM, "KVM device `path`")
 	fs.BoolVar(&f.debug, "debug", false, "log VMM details (unhandled I/O, devices) to stderr")
-	fs.BoolVar(&f.stats, "stats", false, "print start-up timings (set-up, first console output, READY) at exit")
+	fs.BoolVar(&f.stats, "stats", false, "print start-up timings (set-up, first console output, READY) and the exits that reached gvmm (by reason, port and MMIO page) at exit")
 	fs.StringVar(&f.console, "console", "serial", "interactive console: serial or virtio (hvc0; boot with console=hvc0)")
 	fs.StringVar(&f.net, "net", "", "network: tap (create a TAP device) or tap=NAME (create or attach NAME)")
 	fs.StringVar(&f.mac, "mac", "", "guest MAC `address` for --net (default: random, locally administered)")
@@ -200,8 +200,9 @@ func runMachine(cfg machine.Config) (machine.Result, error) {
 // reportStop says why the VM stopped and returns gvmm's exit code.
 func reportStop(res machine.Result, stats bool) int {
 	if stats {
-		fmt.Fprintf(os.Stderr, "gvmm: stats: setup_us=%d first_output_us=%d ready_us=%d reason=%s\n",
-			res.SetupDoneAt, res.FirstOutputAt, res.ReadyAt, res.Reason)
+		for _, l := range machine.StatsLines(res) {
+			fmt.Fprintln(os.Stderr, l)
+		}
 	}
 	switch res.Reason {
 	case machine.Failure, machine.Crashed:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -69,6 +70,21 @@ func TestBootExitCodes(t *testing.T) {
 	_, errOut, code := gvmm(t, "", "boot", kvmtest.Guest(t, "triplefault"))
 	assert.Equal(t, 0, code, "a triple fault is a reset; with no reboot, gvmm exits 0")
 	assert.Contains(t, errOut, "triple fault")
+}
+
+// TestBootStatsCountsExits: --stats reports the exits that reached gvmm.
+// exit42 prints one line (each byte: an LSR read at 0x3fd, a THR write at
+// 0x3f8) and writes its status to the exit port once.
+func TestBootStatsCountsExits(t *testing.T) {
+	kvmtest.Require(t)
+	_, errOut, code := gvmm(t, "", "boot", kvmtest.Guest(t, "exit42"), "--stats")
+	require.Equal(t, 42, code, errOut)
+	msg := "exiting with 42\r\n"
+	assert.Contains(t, errOut, "gvmm: stats: setup_us=")
+	assert.Regexp(t, `gvmm: stats: exits=[0-9]+ io=[0-9]+`, errOut)
+	assert.Contains(t, errOut, fmt.Sprintf("0x3f8:out=%d", len(msg)), "one exit per byte written")
+	assert.Contains(t, errOut, "0x441:out=1", "the status, written once")
+	assert.Regexp(t, `0x3fd:in=[1-9][0-9]*`, errOut, "the polls of the line status")
 }
 
 func TestBootEscapeQuits(t *testing.T) {

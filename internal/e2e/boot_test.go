@@ -77,7 +77,7 @@ func TestMinimalKernel(t *testing.T) {
 	out := splitCases(res.OutputText())
 	// Start-up timings, for the record (rig time: emulated, relative only).
 	for _, name := range []string{"bzimage", "vmlinux"} {
-		if m := statsLine.FindString(out[name].text); m != "" {
+		for _, m := range statsLine.FindAllString(out[name].text, -1) {
 			t.Logf("rig (kvm-amd in QEMU TCG) %s: %s", name, m)
 		}
 	}
@@ -90,6 +90,8 @@ func TestMinimalKernel(t *testing.T) {
 		assert.Contains(t, c.text, "Welcome to u-root", "u-root's init ran from the initramfs")
 		assert.Contains(t, c.text, "e2e.marker=42", "the command line reached the guest")
 		assert.Regexp(t, `cpus online: 2 `, c.text, "--cpus 2 brought up two CPUs")
+		assert.Regexp(t, `gvmm: stats: exits=[1-9][0-9]* (\w+=[0-9]+ )*io=[1-9]`, c.text, "--stats counted the boot's exits")
+		assert.Regexp(t, `gvmm: stats: ports 0x`, c.text)
 	})
 	t.Run("vmlinux-PVH", func(t *testing.T) {
 		c, ok := out["vmlinux"]

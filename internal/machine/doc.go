@@ -15,5 +15,6 @@
 // build and run sequence), cpu.go (boot vCPU registers from a boot.Entry),
 // pci.go (the PCI bus, pvpanic, virtio console and net; the TAP and,
 // through internal/hostnet, its host end), exits.go (the ExitHandler that
-// feeds the buses), stop.go (why a VM stopped, and its exit code).
+// feeds the buses), stop.go (why a VM stopped, and its exit code), stats.go
+// (the --stats report: timings and the exits that reached gvmm).
 package machine

@@ -238,6 +238,9 @@ func (m *Machine) Run(ctx context.Context) Result {
 	r.ReadyAt = m.readyAt.Load()
 	r.SetupDoneAt = setupDone
 	r.FirstOutputAt = m.firstOutputAt.Load()
+	for _, c := range m.vcpus {
+		r.Exits.Add(c.ExitCounts()) // the vCPUs have returned from Run
+	}
 	return r
 }
 

@@ -54,6 +54,8 @@ type Result struct {
 	// KVM left them (RIP, RSP, control registers, IDT), what one needs to
 	// start on a triple fault; empty otherwise.
 	CPUState string
+	// Exits sums the exits every vCPU brought to userspace (vmm.ExitCounts).
+	Exits vmm.ExitCounts
 }
 
 func (r Result) String() string {
