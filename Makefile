@@ -63,10 +63,13 @@ lint:
 # unit: every package's tests with the race detector. Tests that need
 # /dev/kvm run here on any host that has it (and skip, saying why, where
 # it is absent: kvm-tests runs them then); fuzz targets run their seed
-# corpora. The bench harness's
-# tests run real containers on the initramfs images, so they come first.
-unit: initramfs initramfs-nginx
-	env -u GVMM_E2E $(GO) test -race -count=1 -timeout 15m ./...
+# corpora. The bench harness's tests run real containers on the initramfs
+# images, so they come first; the boot loaders' tests load the minimal
+# kernel (bzImage and vmlinux, from the cache once built).
+unit: initramfs initramfs-nginx kernel
+	env -u GVMM_E2E GVMM_TEST_BZIMAGE=$(CURDIR)/$(BUILD)/kernel/bzImage \
+	  GVMM_TEST_VMLINUX=$(CURDIR)/$(BUILD)/kernel/vmlinux \
+	  $(GO) test -race -count=1 -timeout 15m ./...
 
 # fuzz: run each fuzz target for FUZZTIME (not part of make test).
 FUZZTIME ?= 30s
