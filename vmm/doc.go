@@ -22,8 +22,8 @@
 // tails), system.go, vm.go, vcpu.go (register state), cpuid.go, run.go
 // (the run loop and exit dispatch), kvmrun.go (decoding the kvm_run page,
 // a pure function), exit.go (exit errors), exitcount.go (the exits that
-// reached userspace, by reason, port and MMIO page, for --stats),
-// memory.go (GuestMemory, checked access), layout_amd64.go (the guest
-// physical address map).
+// reached userspace, by reason, port and MMIO page, for --stats), stats.go
+// (KVM's own counters, KVM_GET_STATS_FD), memory.go (GuestMemory, checked
+// access), layout_amd64.go (the guest physical address map).
 // Only the _unsafe.go files import unsafe.
 package vmm

@@ -42,6 +42,8 @@ const (
 	KVM_CREATE_PIT2            = iocWrite<<30 | unsafe.Sizeof(kvmPITConfig{})<<16 | kvmio<<8 | 0x77
 	KVM_IOEVENTFD              = iocWrite<<30 | unsafe.Sizeof(kvmIOEventFD{})<<16 | kvmio<<8 | 0x79
 	KVM_SIGNAL_MSI             = iocWrite<<30 | unsafe.Sizeof(kvmMSI{})<<16 | kvmio<<8 | 0xa5
+	// KVM_GET_STATS_FD is a VM and a vCPU ioctl (stats.go).
+	KVM_GET_STATS_FD = iocNone<<30 | kvmio<<8 | 0xce
 )
 
 // ioctls on a vCPU fd.
@@ -81,6 +83,7 @@ const (
 	KVM_CAP_TSC_DEADLINE_TIMER    = 72
 	KVM_CAP_SIGNAL_MSI            = 77
 	KVM_CAP_IMMEDIATE_EXIT        = 136
+	KVM_CAP_BINARY_STATS_FD       = 203
 )
 
 // Exit reasons in kvm_run.exit_reason.

@@ -110,6 +110,11 @@ const (
 	I8042DataPort    = 0x60
 	I8042CommandPort = 0x64
 
+	// CMOSPort is the CMOS real-time clock's index port; the data port
+	// follows it (devices/rtc). IBM PC/AT assignment, 0x70-0x71.
+	CMOSPort     = 0x70
+	CMOSPortSize = 2
+
 	// DebugPort is gvmm's own guest-to-VMM signalling device (see
 	// devices.DebugDevice): register 0 is the boot timer (write the READY
 	// byte, ready.Magic, when the workload is ready), register 1 is the exit

@@ -90,6 +90,17 @@ func TestRunRealModePortIOThenHalt(t *testing.T) {
 	assert.Equal(t, uint64(1), n.Ports[vmm.PortKey{Port: 0x3f8, Write: false}])
 	assert.Equal(t, uint64(3), n.Reasons[vmm.KVM_EXIT_IO])
 	assert.Equal(t, uint64(1), n.Reasons[vmm.KVM_EXIT_HLT])
+
+	// KVM counted them too, with every exit it handled itself.
+	st, err := c.Stats()
+	require.NoError(t, err)
+	assert.Contains(t, st.ID, "vcpu-0")
+	io, ok := st.Counter("io_exits")
+	require.True(t, ok, "x86 KVM counts io_exits")
+	assert.GreaterOrEqual(t, io, uint64(3))
+	exits, ok := st.Counter("exits")
+	require.True(t, ok)
+	assert.GreaterOrEqual(t, exits, io)
 }
 
 // TestStopInterruptsSpinningVCPU: a cancel stops a vCPU that is inside

@@ -85,6 +85,7 @@ func TestBootStatsCountsExits(t *testing.T) {
 	assert.Contains(t, errOut, fmt.Sprintf("0x3f8:out=%d", len(msg)), "one exit per byte written")
 	assert.Contains(t, errOut, "0x441:out=1", "the status, written once")
 	assert.Regexp(t, `0x3fd:in=[1-9][0-9]*`, errOut, "the polls of the line status")
+	assert.Regexp(t, `gvmm: stats: kvm exits=[1-9][0-9]* io_exits=[1-9][0-9]*`, errOut, "KVM's own counters")
 }
 
 func TestBootEscapeQuits(t *testing.T) {

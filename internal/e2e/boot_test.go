@@ -92,6 +92,7 @@ func TestMinimalKernel(t *testing.T) {
 		assert.Regexp(t, `cpus online: 2 `, c.text, "--cpus 2 brought up two CPUs")
 		assert.Regexp(t, `gvmm: stats: exits=[1-9][0-9]* (\w+=[0-9]+ )*io=[1-9]`, c.text, "--stats counted the boot's exits")
 		assert.Regexp(t, `gvmm: stats: ports 0x`, c.text)
+		assert.Regexp(t, `gvmm: stats: kvm exits=[1-9][0-9]* io_exits=[1-9]`, c.text, "KVM's counters, read at the end")
 	})
 	t.Run("vmlinux-PVH", func(t *testing.T) {
 		c, ok := out["vmlinux"]

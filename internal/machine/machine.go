@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gvmm/boot"
 	"gvmm/devices"
+	"gvmm/devices/rtc"
 	"gvmm/devices/serial"
 	"gvmm/guest/ready"
 	"gvmm/vmm"
@@ -141,6 +143,7 @@ func (m *Machine) attachDevices() error {
 		{"com1", vmm.COM1Port, serial.NumRegisters, m.uart},
 		{"i8042-data", vmm.I8042DataPort, 1, kbd.DataPort()},
 		{"i8042-command", vmm.I8042CommandPort, 1, kbd.CommandPort()},
+		{"cmos-rtc", vmm.CMOSPort, vmm.CMOSPortSize, rtc.New(time.Now)},
 		{"gvmm-debug", vmm.DebugPort, vmm.DebugPortSize, debug},
 	}
 	for _, r := range regs {
@@ -241,7 +244,25 @@ func (m *Machine) Run(ctx context.Context) Result {
 	for _, c := range m.vcpus {
 		r.Exits.Add(c.ExitCounts()) // the vCPUs have returned from Run
 	}
+	r.KVM, r.KVMErr = m.kvmCounters()
 	return r
+}
+
+// kvmCounters sums KVM's cumulative per-vCPU counters over the vCPUs.
+func (m *Machine) kvmCounters() (map[string]uint64, error) {
+	sum := map[string]uint64{}
+	for _, c := range m.vcpus {
+		st, err := c.Stats()
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range st.Stats {
+			if s.Type == vmm.StatsCumulative && len(s.Values) == 1 {
+				sum[s.Name] += s.Values[0]
+			}
+		}
+	}
+	return sum, nil
 }
 
 // requestStop records the first reason to stop; later ones are ignored.

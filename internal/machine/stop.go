@@ -56,6 +56,11 @@ type Result struct {
 	CPUState string
 	// Exits sums the exits every vCPU brought to userspace (vmm.ExitCounts).
 	Exits vmm.ExitCounts
+	// KVM sums KVM's own counters (vmm.Stats: exits, io_exits,
+	// pf_taken…, every exit including those KVM handled) over the vCPUs,
+	// read when they stopped; nil when KVMErr says why they could not be.
+	KVM    map[string]uint64
+	KVMErr error
 }
 
 func (r Result) String() string {
