@@ -20,7 +20,7 @@ func TestDebianKernel(t *testing.T) {
 	res := rigtest.Run(t, rig.Config{
 		GVMM: gvmm(t), L2Kernel: k.BzImage, L2Initrd: buildFile(t, "initramfs-debian.cpio", "initramfs-debian"),
 		Command: script(l2Case{name: "debian", kernel: rig.L2KernelPath, initrd: rig.L2InitrdPath,
-			cmdline: baseCmdline + " gvmm.mode=poweroff", timeoutSec: 150}),
+			cmdline: baseCmdline + " gvmm.mode=poweroff", flags: "--stats", timeoutSec: 150}),
 		AttemptTimeout: 420 * time.Second,
 	})
 	for _, r := range retries(res.OutputText()) {
@@ -28,6 +28,9 @@ func TestDebianKernel(t *testing.T) {
 	}
 	c, ok := splitCases(res.OutputText())["debian"]
 	require.True(t, ok, "no result for the Debian boot")
+	for _, m := range statsLine.FindAllString(c.text, -1) {
+		t.Logf("rig (kvm-amd in QEMU TCG) debian: %s", m) // the exits, for the record
+	}
 	assert.Equal(t, 0, c.exit)
 	assert.Regexp(t, `gvmm: READY at [0-9]+ us`, c.text)
 	assert.Regexp(t, `modules loaded: .*virtio_pci`, c.text, "the agent loaded the virtio modules")
