@@ -49,3 +49,16 @@ func hostAddress(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))
 func ioctlError(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
+
+// mincore is mincore(2): vec[i] bit 0 says whether page i of b is
+// resident. golang.org/x/sys/unix has no wrapper for it on Linux.
+func mincore(b, vec []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
+	if e != 0 {
+		return e
+	}
+	return nil
+}

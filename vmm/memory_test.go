@@ -127,3 +127,29 @@ func TestGuestCPUIDOverwritesKVMSignature(t *testing.T) {
 func le32(v uint32) string {
 	return string([]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
 }
+
+// The mapping is 2 MiB-aligned, so guest-physical and host addresses agree
+// modulo 2 MiB and KVM can map huge pages; untouched memory is not resident.
+func TestGuestMemoryAlignedForHugePages(t *testing.T) {
+	mem, err := NewGuestMemory(64 << 20)
+	require.NoError(t, err)
+	defer mem.Close()
+	assert.Zero(t, hostAddress(mem.host)%HugePageSize, "host base on a 2 MiB boundary")
+	for _, r := range mem.regions {
+		assert.Zero(t, (hostAddress(mem.host)+r.hostOffset)%HugePageSize, "region at %#x", r.Start)
+		assert.Zero(t, r.Start%HugePageSize)
+	}
+	before, err := mem.Resident()
+	require.NoError(t, err)
+	assert.Zero(t, before, "MAP_NORESERVE and nothing touched: nothing resident")
+	_, err = mem.WriteAt([]byte{1}, 5<<20)
+	require.NoError(t, err)
+	after, err := mem.Resident()
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, after, uint64(pageSize), "the touched page is resident")
+	if mem.HugePages() {
+		assert.LessOrEqual(t, after, uint64(HugePageSize), "one touch costs at most one huge page")
+	} else {
+		assert.Equal(t, uint64(pageSize), after)
+	}
+}

@@ -245,6 +245,8 @@ func (m *Machine) Run(ctx context.Context) Result {
 		r.Exits.Add(c.ExitCounts()) // the vCPUs have returned from Run
 	}
 	r.KVM, r.KVMErr = m.kvmCounters()
+	r.GuestResident, _ = m.mem.Resident() // 0 if mincore fails: a report, not a stop reason
+	r.HugePages = m.mem.HugePages()
 	return r
 }
 

@@ -61,6 +61,11 @@ type Result struct {
 	// read when they stopped; nil when KVMErr says why they could not be.
 	KVM    map[string]uint64
 	KVMErr error
+	// GuestResident is how much guest RAM the host had backed when the VM
+	// stopped (vmm.GuestMemory.Resident); HugePages whether the RAM was
+	// advised MADV_HUGEPAGE and the kernel took it.
+	GuestResident uint64
+	HugePages     bool
 }
 
 func (r Result) String() string {
