@@ -99,6 +99,7 @@ func (p *bzPlan) write(mem Memory, cfg Config) (*Entry, error) {
 		hdr:         p.hdr,
 		cmdlineAddr: vmm.CmdlineAddr,
 		initrdAddr:  p.initrdAddr,
+		rsdpAddr:    cfg.RSDP,
 		e820:        E820Map(p.ram),
 	}
 	if p.initrdAddr != 0 {

@@ -41,7 +41,9 @@ func TestLoadBzImage(t *testing.T) {
 	initrd := bytes.Repeat([]byte("initrd"), 200_000) // ~1.2 MiB, not page sized
 	cmdline := "console=ttyS0 reboot=k panic=-1"
 
-	entry, err := LoadBzImage(mem, configFor(kernel, initrd, cmdline))
+	cfg := configFor(kernel, initrd, cmdline)
+	cfg.RSDP = vmm.ACPITablesStart
+	entry, err := LoadBzImage(mem, cfg)
 	require.NoError(t, err)
 
 	// The 64-bit boot protocol's entry state.
@@ -61,6 +63,8 @@ func TestLoadBzImage(t *testing.T) {
 	assert.Equal(t, kernel[hdrStartOff:hdrTypeOfLoaderOff], zp[hdrStartOff:hdrTypeOfLoaderOff], "header before type_of_loader unchanged")
 	assert.Equal(t, kernel[hdrInitrdAddrMaxOff:0x26c], zp[hdrInitrdAddrMaxOff:0x26c], "header after cmd_line_ptr unchanged")
 	assert.Equal(t, make([]byte, zpE820TableOff-0x26c), zp[0x26c:zpE820TableOff], "nothing past the header but the e820 map")
+	assert.Equal(t, uint64(vmm.ACPITablesStart), le.Uint64(zp[zpACPIRSDPAddrOff:]), "acpi_rsdp_addr")
+	assert.Equal(t, make([]byte, zpExtRamdiskImageOff-zpACPIRSDPAddrOff-8), zp[zpACPIRSDPAddrOff+8:zpExtRamdiskImageOff])
 	assert.Equal(t, make([]byte, hdrStartOff-zpSentinelOff), zp[zpSentinelOff:hdrStartOff], "sentinel and padding zero")
 	assert.Equal(t, byte(0xff), zp[hdrTypeOfLoaderOff])
 	assert.Equal(t, byte(loadflagLoadedHigh), zp[hdrLoadflagsOff], "loadflags: the kernel's own bits only")
@@ -83,6 +87,7 @@ func TestLoadBzImage(t *testing.T) {
 	want := []E820Entry{
 		{0, vmm.EBDAStart, E820RAM},
 		{vmm.EBDAStart, vmm.LowRAMEnd - vmm.EBDAStart, E820Reserved},
+		{vmm.ACPITablesStart, vmm.HighMemoryStart - vmm.ACPITablesStart, E820Reserved},
 		{vmm.HighMemoryStart, memSize - vmm.HighMemoryStart, E820RAM},
 	}
 	require.Equal(t, byte(len(want)), zp[zpE820EntriesOff])

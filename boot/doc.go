@@ -14,7 +14,8 @@
 //
 // Both share the e820 memory map (e820.go), the command line (cmdline.go)
 // and initrd placement (initrd.go). WriteMPTable (mptable.go) describes the
-// CPUs and interrupt wiring to a kernel without ACPI.
+// CPUs and interrupt wiring to a kernel without ACPI; the ACPI tables are
+// boot/acpi's, and Config.RSDP passes their address to either protocol.
 //
 // Every header field is checked before it is used and before the first
 // byte is written; each kind of bad input has a sentinel error (errors.go).

@@ -32,14 +32,18 @@ type lowZone struct {
 //     reserves what it still needs before it frees the rest.
 //   - [EBDA, 640 KiB): reserved, it holds the MP table, which the kernel
 //     reads after its memory allocator is up.
-//   - [640 KiB, 1 MiB): the legacy VGA and ROM hole; not reported, as on
-//     real PCs (Linux reserves it itself: trim_bios_range, and
-//     init_pvh_bootparams for PVH).
+//   - [640 KiB, 896 KiB): the legacy VGA and option ROM hole; not
+//     reported, as on real PCs (Linux reserves it itself: trim_bios_range,
+//     and init_pvh_bootparams for PVH).
+//   - [896 KiB, 1 MiB): the BIOS area, reserved: it holds the ACPI
+//     tables (vmm.ACPITablesStart), which must stay where they are for
+//     as long as the guest runs.
 //   - from 1 MiB up: RAM.
 var lowZones = []lowZone{
 	{0, vmm.EBDAStart, E820RAM},
 	{vmm.EBDAStart, vmm.LowRAMEnd, E820Reserved},
-	{vmm.LowRAMEnd, vmm.HighMemoryStart, 0},
+	{vmm.LowRAMEnd, vmm.ACPITablesStart, 0},
+	{vmm.ACPITablesStart, vmm.HighMemoryStart, E820Reserved},
 	{vmm.HighMemoryStart, ^uint64(0), E820RAM},
 }
 

@@ -25,6 +25,10 @@ type Config struct {
 	InitrdSize int64
 	// Cmdline is the kernel command line, without a terminating NUL.
 	Cmdline string
+	// RSDP is the guest-physical address of the ACPI root pointer
+	// (boot/acpi), given to the kernel through the boot protocol, or 0
+	// for none (the kernel may still find one by scanning).
+	RSDP uint64
 }
 
 // elfMagic opens every ELF file (ELF gABI, "ELF Identification").

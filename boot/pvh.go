@@ -85,7 +85,7 @@ func (p *pvhPlan) write(mem Memory, cfg Config) (*Entry, error) {
 	if err := writeCmdline(mem, cfg.Cmdline, vmm.CmdlineMaxSize-1); err != nil {
 		return nil, err
 	}
-	si := &startInfo{cmdlineAddr: vmm.CmdlineAddr, e820: E820Map(p.ram)}
+	si := &startInfo{cmdlineAddr: vmm.CmdlineAddr, rsdpAddr: cfg.RSDP, e820: E820Map(p.ram)}
 	if p.initrdAddr != 0 {
 		si.initrdAddr, si.initrdSize = p.initrdAddr, uint64(cfg.InitrdSize)
 	}

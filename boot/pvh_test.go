@@ -39,7 +39,9 @@ func TestLoadPVH32(t *testing.T) {
 	initrd := []byte("070701 a tiny cpio")
 	cmdline := "console=ttyS0"
 
-	entry, err := LoadPVH(mem, configFor(spec.build(), initrd, cmdline))
+	cfg := configFor(spec.build(), initrd, cmdline)
+	cfg.RSDP = vmm.ACPITablesStart
+	entry, err := LoadPVH(mem, cfg)
 	require.NoError(t, err)
 	assert.Equal(t, &Entry{
 		Mode: Mode32, IP: 0x100010, BootParams: vmm.PVHStartInfoAddr,
@@ -59,9 +61,9 @@ func TestLoadPVH32(t *testing.T) {
 	assert.Equal(t, uint32(1), le.Uint32(si[siNrModulesOff:]))
 	assert.Equal(t, uint64(vmm.PVHModlistAddr), le.Uint64(si[siModlistPaddrOff:]))
 	assert.Equal(t, uint64(vmm.CmdlineAddr), le.Uint64(si[siCmdlinePaddrOff:]))
-	assert.Equal(t, uint64(0), le.Uint64(si[siRsdpPaddrOff:]))
+	assert.Equal(t, uint64(vmm.ACPITablesStart), le.Uint64(si[siRsdpPaddrOff:]))
 	assert.Equal(t, uint64(vmm.PVHMemmapAddr), le.Uint64(si[siMemmapPaddrOff:]))
-	assert.Equal(t, uint32(3), le.Uint32(si[siMemmapEntriesOff:]))
+	assert.Equal(t, uint32(4), le.Uint32(si[siMemmapEntriesOff:]))
 	assert.Equal(t, uint32(0), le.Uint32(si[52:]), "reserved: must be zero")
 	assert.Equal(t, append([]byte(cmdline), 0), readGuest(t, mem, vmm.CmdlineAddr, len(cmdline)+1))
 
@@ -73,7 +75,7 @@ func TestLoadPVH32(t *testing.T) {
 	assert.Equal(t, uint64(memSize-4096), initrdAddr, "highest page that holds it")
 	assert.Equal(t, initrd, readGuest(t, mem, initrdAddr, len(initrd)))
 
-	memmap := readGuest(t, mem, vmm.PVHMemmapAddr, 3*memmapEntrySize)
+	memmap := readGuest(t, mem, vmm.PVHMemmapAddr, 4*memmapEntrySize)
 	for i, w := range E820Map(mem.RAMRanges()) {
 		b := memmap[i*memmapEntrySize:]
 		assert.Equal(t, w, E820Entry{le.Uint64(b), le.Uint64(b[8:]), le.Uint32(b[16:])})
@@ -91,6 +93,7 @@ func TestLoadPVHVmlinux(t *testing.T) {
 	assert.Equal(t, spec.segs[0].data, readGuest(t, mem, 0x1000000, len(spec.segs[0].data)))
 	assert.Equal(t, spec.segs[1].data, readGuest(t, mem, 0x1200000, len(spec.segs[1].data)))
 	si := readGuest(t, mem, vmm.PVHStartInfoAddr, siSize)
+	assert.Zero(t, binary.LittleEndian.Uint64(si[siRsdpPaddrOff:]), "no RSDP given, none passed")
 	assert.Zero(t, binary.LittleEndian.Uint32(si[siNrModulesOff:]))
 	assert.Zero(t, binary.LittleEndian.Uint64(si[siModlistPaddrOff:]))
 }
@@ -222,6 +225,7 @@ func TestE820Map(t *testing.T) {
 	assert.Equal(t, []E820Entry{
 		{0, 0x9fc00, E820RAM},
 		{0x9fc00, 0x400, E820Reserved},
+		{0xe0000, 0x20000, E820Reserved},
 		{0x100000, vmm.MMIOGapStart - 0x100000, E820RAM},
 		{vmm.HighRAMStart, 2 * gib, E820RAM},
 	}, got)

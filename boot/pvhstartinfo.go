@@ -16,7 +16,7 @@ const (
 	siNrModulesOff     = 12 // nr_modules
 	siModlistPaddrOff  = 16 // modlist_paddr
 	siCmdlinePaddrOff  = 24 // cmdline_paddr
-	siRsdpPaddrOff     = 32 // rsdp_paddr: 0, gvmm has no ACPI tables
+	siRsdpPaddrOff     = 32 // rsdp_paddr: the ACPI RSDP, 0 for none
 	siMemmapPaddrOff   = 40 // memmap_paddr (version 1+)
 	siMemmapEntriesOff = 48 // memmap_entries (version 1+)
 	siSize             = 56 // 52: reserved, "Must be zero."
@@ -42,6 +42,7 @@ type startInfo struct {
 	cmdlineAddr uint64
 	initrdAddr  uint64 // 0: no initrd
 	initrdSize  uint64
+	rsdpAddr    uint64 // 0: no ACPI tables
 	e820        []E820Entry
 }
 
@@ -72,6 +73,9 @@ func writeStartInfo(mem Memory, s *startInfo) error {
 	le.PutUint32(si[siMagicOff:], xenHVMStartMagic)
 	le.PutUint32(si[siVersionOff:], startInfoVersion)
 	le.PutUint64(si[siCmdlinePaddrOff:], s.cmdlineAddr)
+	// A PVH kernel has no BIOS area to scan: rsdp_paddr is how it finds
+	// ACPI (Linux: pvh_start_info.rsdp_paddr → acpi_rsdp_addr).
+	le.PutUint64(si[siRsdpPaddrOff:], s.rsdpAddr)
 	le.PutUint64(si[siMemmapPaddrOff:], vmm.PVHMemmapAddr)
 	le.PutUint32(si[siMemmapEntriesOff:], uint32(len(s.e820)))
 	if s.initrdAddr != 0 {

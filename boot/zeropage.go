@@ -13,6 +13,7 @@ import (
 // at 0x1f1, at the same offsets as in the bzImage file (the hdr* constants
 // in setupheader.go).
 const (
+	zpACPIRSDPAddrOff    = 0x070 // acpi_rsdp_addr: the ACPI RSDP, 0 for "search for it"
 	zpExtRamdiskImageOff = 0x0c0 // ext_ramdisk_image: high 32 bits of ramdisk_image
 	zpExtRamdiskSizeOff  = 0x0c4 // ext_ramdisk_size: high 32 bits of ramdisk_size
 	zpExtCmdLinePtrOff   = 0x0c8 // ext_cmd_line_ptr: high 32 bits of cmd_line_ptr
@@ -42,6 +43,7 @@ type zeroPage struct {
 	cmdlineAddr uint64
 	initrdAddr  uint64
 	initrdSize  uint64
+	rsdpAddr    uint64
 	e820        []E820Entry
 }
 
@@ -78,6 +80,9 @@ func (z *zeroPage) encode() ([]byte, error) {
 	le.PutUint32(zp[zpExtRamdiskImageOff:], uint32(z.initrdAddr>>32))
 	le.PutUint32(zp[hdrRamdiskSizeOff:], uint32(z.initrdSize))
 	le.PutUint32(zp[zpExtRamdiskSizeOff:], uint32(z.initrdSize>>32))
+	// acpi_rsdp_addr (boot protocol 2.14, Linux 5.0): the kernel takes
+	// the RSDP from here before it would scan the BIOS area for one.
+	le.PutUint64(zp[zpACPIRSDPAddrOff:], z.rsdpAddr)
 	zp[zpE820EntriesOff] = uint8(len(z.e820))
 	for i, e := range z.e820 {
 		b := zp[zpE820TableOff+i*zpE820EntrySize:]

@@ -15,6 +15,7 @@ package vmm
 //	0x0002_0000 │ kernel command line      │ CmdlineAddr (CmdlineMaxSize)
 //	0x0009_fc00 │ EBDA: MP table           │ EBDAStart
 //	0x000a_0000 │ VGA hole / ROM area      │ (not RAM in the e820 map)
+//	0x000e_0000 │ ACPI tables (RSDP first) │ ACPITablesStart (reserved)
 //	0x0010_0000 │ kernel (1 MiB)           │ HighMemoryStart
 //	            │ ... RAM ...              │
 //	0xd000_0000 │ 32-bit MMIO hole         │ MMIOGapStart .. MMIOGapEnd
@@ -70,6 +71,14 @@ const (
 	// as RAM.
 	LowRAMEnd = 0xa0000
 
+	// ACPITablesStart and ACPITablesEnd bound the ACPI tables
+	// (boot/acpi), RSDP first: [0xe0000, 1 MiB) is the BIOS read-only
+	// memory space, one of the two places ACPI 6.5 §5.2.5.1 lets an OS
+	// search for the RSDP on 16-byte boundaries. Guest RAM backs it; the
+	// e820 map reports it reserved.
+	ACPITablesStart = 0xe0000
+	ACPITablesEnd   = 0x100000
+
 	// HighMemoryStart is 1 MiB, where protected-mode kernels are loaded.
 	HighMemoryStart = 0x100000
 
@@ -122,6 +131,20 @@ const (
 	// 0x0440 is unused by any PC legacy device.
 	DebugPort     = 0x0440
 	DebugPortSize = 2
+
+	// ACPIPMPort is gvmm's block of ACPI hardware-reduced power
+	// registers (devices/power), one byte each: sleep control at
+	// ACPIPMPort, sleep status at +1, reset at +2. The FADT points at them
+	// (ACPI 6.5 §4.8.3.6 and §4.8.3.7). 0x600 is where QEMU's PC machines
+	// put their PM block; no legacy device uses it.
+	ACPIPMPort     = 0x0600
+	ACPIPMPortSize = 3
+
+	// ACPISCIIRQ is the interrupt the FADT names as the SCI. A
+	// hardware-reduced platform raises none, but Linux still programs the
+	// line it is told; 9 is the PC's (and QEMU's) and no gvmm device
+	// uses it.
+	ACPISCIIRQ = 9
 )
 
 // Interrupt lines of the PCI devices. Each gets its own line below 16 so

@@ -31,7 +31,7 @@ type bootFlags struct {
 	initrd, cmdline, mem      string
 	cpus                      int
 	kvmPath                   string
-	debug, stats              bool
+	debug, stats, noACPI      bool
 	console, net, mac, hostIP string
 }
 
@@ -54,6 +54,7 @@ func parseBootFlags(args []string) (*bootFlags, error) {
 	fs.StringVar(&f.mem, "mem", fmt.Sprintf("%dM", machine.DefaultMemSize>>20), "guest memory `size` (K, M, G suffixes)")
 	fs.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
 	fs.StringVar(&f.kvmPath, "kvm", vmm.DevKVM, "KVM device `path`")
+	fs.BoolVar(&f.noACPI, "no-acpi", false, "leave out the ACPI tables: the guest gets only the MP table (a kernel without CONFIG_X86_MPPARSE then sees one CPU and cannot power off)")
 	fs.BoolVar(&f.debug, "debug", false, "log VMM details (unhandled I/O, devices) to stderr")
 	fs.BoolVar(&f.stats, "stats", false, "print start-up timings (set-up, first console output, READY) and the exits that reached gvmm (by reason, port and MMIO page) at exit")
 	fs.StringVar(&f.console, "console", "serial", "interactive console: serial or virtio (hvc0; boot with console=hvc0)")
@@ -98,6 +99,7 @@ func bootConfig(f *bootFlags, sniffLinux func(string) bool, defaultInitrd func()
 		MemSize: size,
 		CPUs:    f.cpus,
 		Console: machine.ConsoleKind(f.console),
+		NoACPI:  f.noACPI,
 	}
 	var host netip.Prefix
 	if f.net != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gvmm/boot/acpi"
 	"gvmm/guest/ready"
 	"gvmm/internal/testenv"
 	"gvmm/vmm"
@@ -30,11 +31,12 @@ func TestCommonIncMatchesGo(t *testing.T) {
 		got[m[1]] = v
 	}
 	for name, want := range map[string]uint64{
-		"COM1":        vmm.COM1Port,
-		"DEBUG_READY": vmm.DebugPort,
-		"DEBUG_EXIT":  vmm.DebugPort + 1,
-		"READY_MAGIC": ready.Magic,
-		"BOOT_STACK":  vmm.BootStackAddr,
+		"COM1":          vmm.COM1Port,
+		"DEBUG_READY":   vmm.DebugPort,
+		"DEBUG_EXIT":    vmm.DebugPort + 1,
+		"READY_MAGIC":   ready.Magic,
+		"BOOT_STACK":    vmm.BootStackAddr,
+		"SLEEP_TYPE_S5": acpi.SleepTypeS5,
 	} {
 		assert.Equal(t, want, got[name], "common.inc %s", name)
 	}

@@ -13,20 +13,37 @@ import (
 
 // TestDebianKernel boots Debian's stock cloud kernel, the "stock distro
 // VM": its virtio drivers are modules, which the agent loads from the
-// initramfs before it reports READY.
+// initramfs before it reports READY. That kernel has no MP-table parser,
+// so it learns its CPUs, the I/O APIC and how to power off from gvmm's
+// ACPI tables alone (boot/acpi):
+//
+//   - "debian" boots it with two vCPUs and checks that both come online;
+//   - "debian-acpi-off" lets the kernel power off on its own
+//     (gvmm.ready=console keeps the agent away from gvmm's exit port), so
+//     exit 0 with reason=poweroff can only come from ACPI soft-off:
+//     without it the kernel halts, init exits and the kernel panics;
+//   - "debian-no-acpi" is the control: --no-acpi, one CPU online.
 func TestDebianKernel(t *testing.T) {
 	rigtest.RequireE2E(t)
 	k := rigtest.DebianKernel(t)
+	debian := func(name, cmdline, flags string) l2Case {
+		return l2Case{name: name, kernel: rig.L2KernelPath, initrd: rig.L2InitrdPath,
+			cmdline: baseCmdline + " " + cmdline, flags: flags, timeoutSec: 150}
+	}
 	res := rigtest.Run(t, rig.Config{
 		GVMM: gvmm(t), L2Kernel: k.BzImage, L2Initrd: buildFile(t, "initramfs-debian.cpio", "initramfs-debian"),
-		Command: script(l2Case{name: "debian", kernel: rig.L2KernelPath, initrd: rig.L2InitrdPath,
-			cmdline: baseCmdline + " gvmm.mode=poweroff", flags: "--stats", timeoutSec: 150}),
-		AttemptTimeout: 420 * time.Second,
+		Command: script(
+			debian("debian", "gvmm.mode=poweroff", "--stats --cpus 2"),
+			debian("debian-acpi-off", "gvmm.mode=poweroff gvmm.ready=console", "--stats --cpus 2"),
+			debian("debian-no-acpi", "gvmm.mode=poweroff", "--stats --cpus 2 --no-acpi"),
+		),
+		AttemptTimeout: 900 * time.Second,
 	})
 	for _, r := range retries(res.OutputText()) {
 		t.Log(r)
 	}
-	c, ok := splitCases(res.OutputText())["debian"]
+	cases := splitCases(res.OutputText())
+	c, ok := cases["debian"]
 	require.True(t, ok, "no result for the Debian boot")
 	for _, m := range statsLine.FindAllString(c.text, -1) {
 		t.Logf("rig (kvm-amd in QEMU TCG) debian: %s", m) // the exits, for the record
@@ -34,4 +51,19 @@ func TestDebianKernel(t *testing.T) {
 	assert.Equal(t, 0, c.exit)
 	assert.Regexp(t, `gvmm: READY at [0-9]+ us`, c.text)
 	assert.Regexp(t, `modules loaded: .*virtio_pci`, c.text, "the agent loaded the virtio modules")
+	assert.Contains(t, c.text, "cpus online: 2 ", "both vCPUs, found through the MADT")
+
+	off, ok := cases["debian-acpi-off"]
+	require.True(t, ok, "no result for the ACPI power-off boot")
+	assert.Equal(t, 0, off.exit, "the kernel's own poweroff ends the VM:\n%s", off.text)
+	assert.Contains(t, off.text, "reason=poweroff", "through the ACPI sleep control register")
+	assert.Contains(t, off.text, "gvmm-agent: READY")
+
+	ctl, ok := cases["debian-no-acpi"]
+	require.True(t, ok, "no result for the --no-acpi boot")
+	for _, m := range statsLine.FindAllString(ctl.text, -1) {
+		t.Logf("rig (kvm-amd in QEMU TCG) debian --no-acpi: %s", m)
+	}
+	assert.Equal(t, 0, ctl.exit)
+	assert.Contains(t, ctl.text, "cpus online: 1 ", "without ACPI this kernel finds one CPU")
 }

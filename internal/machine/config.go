@@ -37,6 +37,11 @@ type Config struct {
 	Console ConsoleKind
 	// Net, if not nil, adds a virtio-net device on a TAP.
 	Net *NetConfig
+	// NoACPI leaves out the ACPI tables (boot/acpi), as QEMU's -no-acpi
+	// does: the guest then has only the MP table, and a kernel without
+	// CONFIG_X86_MPPARSE sees one CPU on the 8259 PIC and cannot power
+	// off. For comparing the two, and for guests that misread ACPI.
+	NoACPI bool
 	// OnReady, if not nil, is called when the guest signals READY, with
 	// microseconds since process start.
 	OnReady func(us int64)

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"gvmm/boot"
+	"gvmm/boot/acpi"
 	"gvmm/devices"
+	"gvmm/devices/power"
 	"gvmm/devices/rtc"
 	"gvmm/devices/serial"
 	"gvmm/guest/ready"
@@ -128,6 +130,14 @@ func (m *Machine) createVM() error {
 func (m *Machine) attachDevices() error {
 	m.uart = serial.New(m.cfg.ConsoleOut, m.vm.IRQLine(vmm.COM1IRQ))
 	kbd := devices.NewI8042(func() { m.requestStop(Result{Reason: Reset}) })
+	// The ACPI power registers: \_S5 and RESET_REG (boot/acpi). They
+	// stay on the bus with --no-acpi; nothing then tells the guest.
+	pm := &power.Device{
+		OffType:      acpi.SleepTypeS5,
+		ResetValue:   acpi.ResetValue,
+		PowerOff:     func() { m.requestStop(Result{Reason: Poweroff}) },
+		ResetMachine: func() { m.requestStop(Result{Reason: Reset}) },
+	}
 	debug := &devices.DebugDevice{
 		Start: ready.Start(),
 		Ready: m.ready,
@@ -144,6 +154,7 @@ func (m *Machine) attachDevices() error {
 		{"i8042-data", vmm.I8042DataPort, 1, kbd.DataPort()},
 		{"i8042-command", vmm.I8042CommandPort, 1, kbd.CommandPort()},
 		{"cmos-rtc", vmm.CMOSPort, vmm.CMOSPortSize, rtc.New(time.Now)},
+		{"acpi-power", vmm.ACPIPMPort, vmm.ACPIPMPortSize, pm},
 		{"gvmm-debug", vmm.DebugPort, vmm.DebugPortSize, debug},
 	}
 	for _, r := range regs {
@@ -171,12 +182,30 @@ func (m *Machine) loadKernel() (*boot.Entry, error) {
 		return nil, err
 	}
 	defer bf.Close()
+	var tables *acpi.Tables
+	if !m.cfg.NoACPI {
+		routes := make([]acpi.PCIRoute, 0, len(m.pciIRQs))
+		for _, p := range m.pciIRQs {
+			routes = append(routes, acpi.PCIRoute{Device: p.Device, Pin: p.Pin, GSI: p.IRQ})
+		}
+		if tables, err = acpi.Build(acpi.Platform{CPUs: m.cfg.CPUs, PCI: routes}); err != nil {
+			return nil, err
+		}
+		bf.cfg.RSDP = tables.RSDP()
+	}
 	entry, err := boot.Load(m.mem, bf.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("load kernel %s: %w", m.cfg.Kernel, err)
 	}
+	// Both descriptions: the MP table for kernels without ACPI (the
+	// minimal kernel), ACPI for the rest. A kernel with both prefers ACPI.
 	if err := boot.WriteMPTable(m.mem, m.cfg.CPUs, m.pciIRQs...); err != nil {
 		return nil, err
+	}
+	if tables != nil {
+		if err := tables.Write(m.mem); err != nil {
+			return nil, err
+		}
 	}
 	return entry, nil
 }

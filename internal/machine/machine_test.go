@@ -53,6 +53,7 @@ func TestBootTestGuests(t *testing.T) {
 		cmdline string
 		input   string
 		cpus    int
+		noACPI  bool
 		want    []string
 		reason  StopReason
 		code    int
@@ -69,10 +70,14 @@ func TestBootTestGuests(t *testing.T) {
 			reason: GuestExit, code: 0, ready: true},
 		{guest: "triplefault", want: []string{"about to triple fault"}, reason: Shutdown, code: 0},
 		{guest: "exit42", want: []string{"exiting with 42"}, reason: GuestExit, code: 42},
+		// Soft-off through the FADT's sleep control register, found by
+		// walking the ACPI tables from hvm_start_info.
+		{guest: "acpioff", cpus: 2, want: []string{"powering off through ACPI"}, reason: Poweroff, code: 0},
+		{guest: "acpioff", noACPI: true, want: []string{"ACPI tables not found"}, reason: GuestExit, code: 1},
 	}
 	for _, c := range cases {
 		t.Run(c.guest, func(t *testing.T) {
-			cfg := Config{Kernel: guest(t, c.guest), Cmdline: c.cmdline, CPUs: c.cpus}
+			cfg := Config{Kernel: guest(t, c.guest), Cmdline: c.cmdline, CPUs: c.cpus, NoACPI: c.noACPI}
 			if c.input != "" {
 				cfg.Input = strings.NewReader(c.input)
 			}

@@ -20,8 +20,9 @@ const (
 	Reset StopReason = "reset"
 	// Shutdown: the CPU shut down (a triple fault), reported by KVM.
 	Shutdown StopReason = "shutdown"
-	// Poweroff: the guest powered off through a mechanism KVM reports as
-	// a shutdown system event.
+	// Poweroff: the guest powered off: ACPI soft-off through the sleep
+	// control register (devices/power), or a mechanism KVM reports as a
+	// shutdown system event.
 	Poweroff StopReason = "poweroff"
 	// Halted: a vCPU halted with nothing left to wake it.
 	Halted StopReason = "halted"
