@@ -50,8 +50,11 @@ type GuestMemory struct {
 	mapping []byte // what mmap returned: host plus the alignment slack
 	regions []memRegion
 	// hugePages is whether the kernel took the MADV_HUGEPAGE advice (it
-	// refuses with EINVAL when built without transparent huge pages).
+	// refuses with EINVAL when built without transparent huge pages),
+	// or, with hugeTLB, that the RAM comes from the hugetlb pool
+	// (hugetlb.go).
 	hugePages bool
+	hugeTLB   bool
 }
 
 // HugePageSize is the x86-64 large page KVM maps guest memory with.
@@ -88,8 +91,12 @@ func NewGuestMemory(size uint64) (*GuestMemory, error) {
 // alignUp rounds v up to a multiple of align, a power of two.
 func alignUp(v, align uint64) uint64 { return (v + align - 1) &^ (align - 1) }
 
-// HugePages reports whether the kernel took the MADV_HUGEPAGE advice.
+// HugePages reports whether the kernel took the MADV_HUGEPAGE advice, or
+// the memory is hugetlb memory.
 func (m *GuestMemory) HugePages() bool { return m.hugePages }
+
+// HugeTLB reports whether the memory comes from the hugetlb pool.
+func (m *GuestMemory) HugeTLB() bool { return m.hugeTLB }
 
 // Resident returns how many bytes of guest RAM the host has backed with
 // memory so far: the pages the guest (or a loader) has touched

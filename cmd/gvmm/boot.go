@@ -32,6 +32,7 @@ type bootFlags struct {
 	cpus                      int
 	kvmPath                   string
 	debug, stats, noACPI      bool
+	hugepages                 bool
 	console, net, mac, hostIP string
 }
 
@@ -54,6 +55,7 @@ func parseBootFlags(args []string) (*bootFlags, error) {
 	fs.StringVar(&f.mem, "mem", fmt.Sprintf("%dM", machine.DefaultMemSize>>20), "guest memory `size` (K, M, G suffixes)")
 	fs.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
 	fs.StringVar(&f.kvmPath, "kvm", vmm.DevKVM, "KVM device `path`")
+	fs.BoolVar(&f.hugepages, "hugepages", false, "back guest RAM with the host's reserved 2 MiB huge pages (sysctl vm.nr_hugepages; --mem a multiple of 2M)")
 	fs.BoolVar(&f.noACPI, "no-acpi", false, "leave out the ACPI tables: the guest gets only the MP table (a kernel without CONFIG_X86_MPPARSE then sees one CPU and cannot power off)")
 	fs.BoolVar(&f.debug, "debug", false, "log VMM details (unhandled I/O, devices) to stderr")
 	fs.BoolVar(&f.stats, "stats", false, "print start-up timings (set-up, first console output, READY) and the exits that reached gvmm (by reason, port and MMIO page) at exit")
@@ -100,6 +102,7 @@ func bootConfig(f *bootFlags, sniffLinux func(string) bool, defaultInitrd func()
 		CPUs:    f.cpus,
 		Console: machine.ConsoleKind(f.console),
 		NoACPI:  f.noACPI,
+		HugeTLB: f.hugepages,
 	}
 	var host netip.Prefix
 	if f.net != "" {

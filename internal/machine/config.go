@@ -42,6 +42,10 @@ type Config struct {
 	// CONFIG_X86_MPPARSE sees one CPU on the 8259 PIC and cannot power
 	// off. For comparing the two, and for guests that misread ACPI.
 	NoACPI bool
+	// HugeTLB backs guest RAM with the host's reserved 2 MiB pages
+	// (vm.nr_hugepages; vmm.NewHugeTLBGuestMemory) instead of transparent
+	// huge pages. MemSize must then be a multiple of 2 MiB.
+	HugeTLB bool
 	// OnReady, if not nil, is called when the guest signals READY, with
 	// microseconds since process start.
 	OnReady func(us int64)
@@ -129,6 +133,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MemSize%4096 != 0 {
 		return fmt.Errorf("%w: %d bytes is not a multiple of 4 KiB", ErrBadMemSize, c.MemSize)
+	}
+	if c.HugeTLB && c.MemSize%vmm.HugePageSize != 0 {
+		return fmt.Errorf("%w: %d KiB with --hugepages: use a multiple of 2 MiB", ErrBadMemSize, c.MemSize>>10)
 	}
 	if host, err := hostMemory(); err == nil && c.MemSize > host {
 		return fmt.Errorf("%w: %d MiB asked, the host has %d MiB", ErrMemTooLarge, c.MemSize>>20, host>>20)

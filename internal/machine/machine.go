@@ -102,7 +102,11 @@ func (m *Machine) createVM() error {
 	if max := sys.MaxVCPUs(); m.cfg.CPUs > max {
 		return fmt.Errorf("%w: %d asked, KVM allows %d", vmm.ErrTooManyVCPUs, m.cfg.CPUs, max)
 	}
-	if m.mem, err = vmm.NewGuestMemory(m.cfg.MemSize); err != nil {
+	newMemory := vmm.NewGuestMemory
+	if m.cfg.HugeTLB {
+		newMemory = vmm.NewHugeTLBGuestMemory
+	}
+	if m.mem, err = newMemory(m.cfg.MemSize); err != nil {
 		return err
 	}
 	if m.vm, err = sys.CreateVM(); err != nil {
@@ -276,6 +280,7 @@ func (m *Machine) Run(ctx context.Context) Result {
 	r.KVM, r.KVMErr = m.kvmCounters()
 	r.GuestResident, _ = m.mem.Resident() // 0 if mincore fails: a report, not a stop reason
 	r.HugePages = m.mem.HugePages()
+	r.HugeTLB = m.mem.HugeTLB()
 	return r
 }
 

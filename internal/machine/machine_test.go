@@ -208,6 +208,7 @@ func TestBadInput(t *testing.T) {
 		{"memory too small", Config{Kernel: guest(t, "hello32"), MemSize: 1 << 20}, ErrMemTooSmall},
 		{"memory too large", Config{Kernel: guest(t, "hello32"), MemSize: 1 << 50}, ErrMemTooLarge},
 		{"memory unaligned", Config{Kernel: guest(t, "hello32"), MemSize: 64<<20 + 1}, ErrBadMemSize},
+		{"hugetlb memory not in 2 MiB", Config{Kernel: guest(t, "hello32"), MemSize: 65 << 20, HugeTLB: true}, ErrBadMemSize},
 		{"zero vCPUs", Config{Kernel: guest(t, "hello32"), CPUs: -1}, ErrBadCPUs},
 		{"too many vCPUs", Config{Kernel: guest(t, "hello32"), CPUs: MaxCPUs + 1}, ErrBadCPUs},
 		{"no /dev/kvm", Config{Kernel: guest(t, "hello32"), KVMPath: filepath.Join(dir, "kvm")}, vmm.ErrNoKVM},

@@ -30,7 +30,7 @@ var kvmCounterNames = []string{
 //	gvmm: stats: ports 0x64:in=N 0x3f8:out=N … (the StatsTopN busiest)
 //	gvmm: stats: mmio 0xd0000000:write=N …     (by 4 KiB page)
 //	gvmm: stats: kvm exits=N io_exits=N …      (KVM's counters, all exits)
-//	gvmm: stats: memory guest_resident_kib=N huge_pages=true
+//	gvmm: stats: memory guest_resident_kib=N huge_pages=true hugetlb=false
 //
 // The exits by reason, port and page are the ones that reached gvmm; the
 // kvm line is KVM's own count, which includes the exits KVM handled in the
@@ -74,7 +74,8 @@ func StatsLines(r Result) []string {
 		}
 		lines = append(lines, "gvmm: stats: kvm "+strings.Join(words, " "))
 	}
-	lines = append(lines, fmt.Sprintf("gvmm: stats: memory guest_resident_kib=%d huge_pages=%t", r.GuestResident>>10, r.HugePages))
+	lines = append(lines, fmt.Sprintf("gvmm: stats: memory guest_resident_kib=%d huge_pages=%t hugetlb=%t",
+		r.GuestResident>>10, r.HugePages, r.HugeTLB))
 	return lines
 }
 

@@ -24,7 +24,7 @@ func TestStatsLines(t *testing.T) {
 		"gvmm: stats: ports 0x64:in=20 0x3f8:out=9 0x3fd:in=1",
 		"gvmm: stats: mmio 0xd0000000:write=2",
 		"gvmm: stats: kvm exits=900 io_exits=30 pf_taken=12",
-		"gvmm: stats: memory guest_resident_kib=6144 huge_pages=true",
+		"gvmm: stats: memory guest_resident_kib=6144 huge_pages=true hugetlb=false",
 	}, StatsLines(r))
 
 	r.KVM, r.KVMErr = nil, errors.New("KVM_GET_STATS_FD: inappropriate ioctl for device")

@@ -64,9 +64,11 @@ type Result struct {
 	KVMErr error
 	// GuestResident is how much guest RAM the host had backed when the VM
 	// stopped (vmm.GuestMemory.Resident); HugePages whether the RAM was
-	// advised MADV_HUGEPAGE and the kernel took it.
+	// advised MADV_HUGEPAGE and the kernel took it (or is hugetlb
+	// memory); HugeTLB whether it came from the hugetlb pool.
 	GuestResident uint64
 	HugePages     bool
+	HugeTLB       bool
 }
 
 func (r Result) String() string {
