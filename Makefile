@@ -14,7 +14,7 @@ GUESTS    := hello32 long64 echo triplefault spin exit42 acpioff
 STATICCHECK_VERSION ?= v0.8.2
 ACTIONLINT_VERSION  ?= v1.7.7
 
-.PHONY: all gvmm testguests run demo test lint unit kvm-tests e2e fuzz bench bench-floor bench-net clean initramfs initramfs-debian initramfs-nginx
+.PHONY: all gvmm testguests run demo test lint unit kvm-tests e2e fuzz bench bench-floor bench-net bench-exits clean initramfs initramfs-debian initramfs-nginx
 
 all: gvmm testguests
 
@@ -125,6 +125,15 @@ bench: gvmm initramfs initramfs-nginx
 bench-net: kernel kernel-debian initramfs rig-qemu
 	GVMM_E2E=1 GVMM_BENCH_NET_OUT=$(CURDIR)/$(BUILD)/bench-net.md \
 	  $(GO) test -run '^$$' -bench VirtioNetRig -benchtime 1x -timeout 60m ./bench/
+
+# bench-exits: VM exits per boot (KVM's counters in L1's debugfs, read at
+# READY) and time to READY, gvmm against QEMU microvm, the minimal kernel
+# (bzImage and PVH) and Debian's, alternating in one L1 of the nested rig,
+# medians of 3 (bench/exitsrig_test.go). The table goes to
+# $(BUILD)/bench-exits.md.
+bench-exits: kernel kernel-debian initramfs initramfs-debian rig-qemu
+	GVMM_E2E=1 GVMM_BENCH_EXITS_OUT=$(CURDIR)/$(BUILD)/bench-exits.md \
+	  $(GO) test -run '^$$' -bench BootExitsRig -benchtime 1x -timeout 60m ./bench/
 
 # The u-root initramfs with the gvmm agent (guest/), cached under
 # ~/.cache/gvmm by the hash of its sources; -debian adds the Debian cloud

@@ -86,8 +86,10 @@ func TestBuildTwoCPUs(t *testing.T) {
 	assert.NotZero(t, flags&(1<<10), "RESET_REG_SUP")
 	boot := le.Uint16(f[fadtIAPCBootArchOff:])
 	assert.Zero(t, boot&(1<<1), "no 8042")
+	assert.Equal(t, uint16(1<<1), uint16(iapc8042), "Table 5.11 bit 1")
 	assert.NotZero(t, boot&(1<<2), "VGA not present")
 	assert.Zero(t, boot&(1<<5), "the CMOS RTC is present")
+	assert.Equal(t, uint16(1<<5), uint16(iapcNoCMOSRTC), "Table 5.11 bit 5")
 	gas := func(off int, port uint16) {
 		assert.Equal(t, []byte{1, 8, 0, 1}, f[off:off+4], "GAS at %d: system I/O, 8 bits, offset 0, byte access", off)
 		assert.Equal(t, uint64(port), le.Uint64(f[off+4:]))
