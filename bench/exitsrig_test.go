@@ -28,7 +28,7 @@ import (
 // runs, so they compare across hosts.
 //
 // Each VMM runs its own bare command line, nothing wrapped around it:
-//   - gvmm boot KERNEL --initrd I --mem 256M --cmdline CMD
+//   - gvmm boot KERNEL --initrd I --mem 256M --acpi --cmdline CMD
 //   - qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 256M -M microvm,…
 //     -bios qboot.rom -nodefaults -no-user-config -nographic -serial stdio
 //     -kernel KERNEL -initrd I -append CMD
@@ -67,7 +67,7 @@ one() { # VMM KERNEL-NAME KERNEL INITRD QEMU-MACHINE RUN
   rm -f /tmp/out
   t0=$(up)
   if [ "$1" = gvmm ]; then
-    gvmm boot "$3" --initrd "$4" --mem 256M --cmdline "$CMD" </dev/null >/tmp/out 2>&1 &
+    gvmm boot "$3" --initrd "$4" --mem 256M --acpi --cmdline "$CMD" </dev/null >/tmp/out 2>&1 &
   else
     ` + qemuDir + `/qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m 256M -M "$5" -bios ` + qemuDir + `/qboot.rom \
       -nodefaults -no-user-config -nographic -serial stdio \

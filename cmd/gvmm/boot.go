@@ -31,7 +31,7 @@ type bootFlags struct {
 	initrd, cmdline, mem      string
 	cpus                      int
 	kvmPath                   string
-	debug, stats, noACPI      bool
+	debug, stats, acpi        bool
 	hugepages                 bool
 	console, net, mac, hostIP string
 }
@@ -56,7 +56,7 @@ func parseBootFlags(args []string) (*bootFlags, error) {
 	fs.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
 	fs.StringVar(&f.kvmPath, "kvm", vmm.DevKVM, "KVM device `path`")
 	fs.BoolVar(&f.hugepages, "hugepages", false, "back guest RAM with the host's reserved 2 MiB huge pages (sysctl vm.nr_hugepages; --mem a multiple of 2M)")
-	fs.BoolVar(&f.noACPI, "no-acpi", false, "leave out the ACPI tables: the guest gets only the MP table (a kernel without CONFIG_X86_MPPARSE then sees one CPU and cannot power off)")
+	fs.BoolVar(&f.acpi, "acpi", false, "describe the machine in ACPI tables too (hardware-reduced): a kernel without an MP-table parser (Debian's) then sees every vCPU and can power off")
 	fs.BoolVar(&f.debug, "debug", false, "log VMM details (unhandled I/O, devices) to stderr")
 	fs.BoolVar(&f.stats, "stats", false, "print start-up timings (set-up, first console output, READY) and the exits that reached gvmm (by reason, port and MMIO page) at exit")
 	fs.StringVar(&f.console, "console", "serial", "interactive console: serial or virtio (hvc0; boot with console=hvc0)")
@@ -101,7 +101,7 @@ func bootConfig(f *bootFlags, sniffLinux func(string) bool, defaultInitrd func()
 		MemSize: size,
 		CPUs:    f.cpus,
 		Console: machine.ConsoleKind(f.console),
-		NoACPI:  f.noACPI,
+		ACPI:    f.acpi,
 		HugeTLB: f.hugepages,
 	}
 	var host netip.Prefix

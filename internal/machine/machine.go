@@ -135,7 +135,7 @@ func (m *Machine) attachDevices() error {
 	m.uart = serial.New(m.cfg.ConsoleOut, m.vm.IRQLine(vmm.COM1IRQ))
 	kbd := devices.NewI8042(func() { m.requestStop(Result{Reason: Reset}) })
 	// The ACPI power registers: \_S5 and RESET_REG (boot/acpi). They
-	// stay on the bus with --no-acpi; nothing then tells the guest.
+	// stay on the bus without --acpi; nothing then tells the guest.
 	pm := &power.Device{
 		OffType:      acpi.SleepTypeS5,
 		ResetValue:   acpi.ResetValue,
@@ -187,7 +187,7 @@ func (m *Machine) loadKernel() (*boot.Entry, error) {
 	}
 	defer bf.Close()
 	var tables *acpi.Tables
-	if !m.cfg.NoACPI {
+	if m.cfg.ACPI {
 		routes := make([]acpi.PCIRoute, 0, len(m.pciIRQs))
 		for _, p := range m.pciIRQs {
 			routes = append(routes, acpi.PCIRoute{Device: p.Device, Pin: p.Pin, GSI: p.IRQ})

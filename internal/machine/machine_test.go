@@ -53,7 +53,7 @@ func TestBootTestGuests(t *testing.T) {
 		cmdline string
 		input   string
 		cpus    int
-		noACPI  bool
+		acpi    bool
 		want    []string
 		reason  StopReason
 		code    int
@@ -72,12 +72,12 @@ func TestBootTestGuests(t *testing.T) {
 		{guest: "exit42", want: []string{"exiting with 42"}, reason: GuestExit, code: 42},
 		// Soft-off through the FADT's sleep control register, found by
 		// walking the ACPI tables from hvm_start_info.
-		{guest: "acpioff", cpus: 2, want: []string{"powering off through ACPI"}, reason: Poweroff, code: 0},
-		{guest: "acpioff", noACPI: true, want: []string{"ACPI tables not found"}, reason: GuestExit, code: 1},
+		{guest: "acpioff", cpus: 2, acpi: true, want: []string{"powering off through ACPI"}, reason: Poweroff, code: 0},
+		{guest: "acpioff", want: []string{"ACPI tables not found"}, reason: GuestExit, code: 1},
 	}
 	for _, c := range cases {
 		t.Run(c.guest, func(t *testing.T) {
-			cfg := Config{Kernel: guest(t, c.guest), Cmdline: c.cmdline, CPUs: c.cpus, NoACPI: c.noACPI}
+			cfg := Config{Kernel: guest(t, c.guest), Cmdline: c.cmdline, CPUs: c.cpus, ACPI: c.acpi}
 			if c.input != "" {
 				cfg.Input = strings.NewReader(c.input)
 			}
