@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"gvmm/boot/acpi"
 	"gvmm/vmm"
 )
 
@@ -158,7 +159,7 @@ func WriteMPTable(mem Memory, cpus int, pci ...PCIInterrupt) error {
 	binary.LittleEndian.PutUint32(mpf[mpfPhysPtr:], vmm.EBDAStart+mpfSize)
 	mpf[mpfLength] = 1
 	mpf[mpfSpecRev] = mpSpecRevision
-	mpf[mpfChecksum] = checksum(mpf)
+	mpf[mpfChecksum] = acpi.Checksum(mpf)
 	buf := append(mpf, table...)
 	if _, err := mem.WriteAt(buf, vmm.EBDAStart); err != nil {
 		return fmt.Errorf("write MP table: %w", err)
@@ -231,16 +232,6 @@ func mpConfigTable(cpus int, pci []PCIInterrupt) []byte {
 	copy(t[mpcProductID:], "MICROVM     ")
 	le.PutUint16(t[mpcEntryCount:], uint16(count))
 	le.PutUint32(t[mpcLAPICAddr:], vmm.LAPICAddr)
-	t[mpcChecksum] = checksum(t)
+	t[mpcChecksum] = acpi.Checksum(t)
 	return t
-}
-
-// checksum returns the byte that makes b (with its checksum byte still
-// zero) sum to zero modulo 256, as the MP spec's CHECKSUM fields require.
-func checksum(b []byte) uint8 {
-	var sum uint8
-	for _, c := range b {
-		sum += c
-	}
-	return -sum
 }

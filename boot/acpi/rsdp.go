@@ -31,8 +31,8 @@ func rsdp(xsdt uint64) []byte {
 	b[rsdpRevisionOff] = rsdpRevision
 	binary.LittleEndian.PutUint32(b[rsdpLengthOff:], rsdpSize)
 	binary.LittleEndian.PutUint64(b[rsdpXSDTAddrOff:], xsdt)
-	b[rsdpChecksumOff] = checksum(b[:rsdpV1Size])
-	b[rsdpExtChecksumOff] = checksum(b)
+	b[rsdpChecksumOff] = Checksum(b[:rsdpV1Size])
+	b[rsdpExtChecksumOff] = Checksum(b)
 	return b
 }
 

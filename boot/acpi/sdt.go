@@ -40,14 +40,15 @@ func table(sig string, rev uint8, body []byte) []byte {
 	le.PutUint32(t[sdtCreatorRevisionOff:], creatorRevision)
 	t = append(t, body...)
 	le.PutUint32(t[sdtLengthOff:], uint32(len(t)))
-	t[sdtChecksumOff] = checksum(t)
+	t[sdtChecksumOff] = Checksum(t)
 	return t
 }
 
-// checksum returns the byte that makes b (with its checksum byte still
+// Checksum returns the byte that makes b (with its checksum byte still
 // zero) sum to zero modulo 256: "the entire table, including the checksum
-// field, must add to zero to be considered valid" (§5.2.6).
-func checksum(b []byte) uint8 {
+// field, must add to zero to be considered valid" (§5.2.6). The MP
+// table's CHECKSUM fields (boot/mptable.go) follow the same rule.
+func Checksum(b []byte) uint8 {
 	var sum uint8
 	for _, c := range b {
 		sum += c

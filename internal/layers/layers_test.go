@@ -46,7 +46,7 @@ func listAll(t *testing.T) []pkg {
 var rules = map[string][]string{
 	"gvmm/vmm":            {},
 	"gvmm/devices":        {"gvmm/vmm", "gvmm/devices", "gvmm/guest/ready"},
-	"gvmm/boot":           {"gvmm/vmm"},
+	"gvmm/boot":           {"gvmm/vmm", "gvmm/boot/acpi"},
 	"gvmm/guest/ready":    {},
 	"gvmm/guest/agentcfg": {"gvmm/guest/ready"},
 	"gvmm/container":      {"gvmm/container", "gvmm/guest/ready"},
