@@ -154,3 +154,10 @@ const (
 	VirtioConsoleIRQ = 10
 	VirtioNetIRQ     = 11
 )
+
+// VirtioBlkIRQs are the lines of the virtio-blk disks, in --disk order:
+// the ISA lines no PC device of gvmm's uses (5 and 7 were the second
+// parallel port and LPT1, 14 and 15 the IDE channels, absent here). Four
+// lines, four disks: a PCI line may be shared, but each disk on its own
+// line keeps the interrupt path simple to follow.
+var VirtioBlkIRQs = [...]uint8{5, 7, 14, 15}

@@ -34,6 +34,43 @@ type bootFlags struct {
 	debug, stats, acpi        bool
 	hugepages                 bool
 	console, net, mac, hostIP string
+	disks                     diskFlags
+}
+
+// diskFlags collects the repeatable --disk PATH[,ro][,serial=S].
+type diskFlags []machine.DiskConfig
+
+// String implements flag.Value.
+func (d *diskFlags) String() string {
+	var parts []string
+	for _, c := range *d {
+		parts = append(parts, c.Path)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Set implements flag.Value: one --disk.
+func (d *diskFlags) Set(s string) error {
+	path, opts, _ := strings.Cut(s, ",")
+	if path == "" {
+		return fmt.Errorf("want PATH[,ro][,serial=S], e.g. --disk rootfs.ext4 or --disk data.img,ro")
+	}
+	c := machine.DiskConfig{Path: path}
+	for _, o := range strings.Split(opts, ",") {
+		switch k, v, _ := strings.Cut(o, "="); k {
+		case "":
+		case "ro":
+			c.ReadOnly = true
+		case "rw":
+			c.ReadOnly = false
+		case "serial":
+			c.Serial = v
+		default:
+			return fmt.Errorf("unknown disk option %q: the options are ro and serial=S", o)
+		}
+	}
+	*d = append(*d, c)
+	return nil
 }
 
 // usageError is a mistake in the command line itself: exit code 2.
@@ -56,10 +93,11 @@ func parseBootFlags(args []string) (*bootFlags, error) {
 	fs.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
 	fs.StringVar(&f.kvmPath, "kvm", vmm.DevKVM, "KVM device `path`")
 	fs.BoolVar(&f.hugepages, "hugepages", false, "back guest RAM with the host's reserved 2 MiB huge pages (sysctl vm.nr_hugepages; --mem a multiple of 2M)")
-	fs.BoolVar(&f.acpi, "acpi", false, "describe the machine in ACPI tables too (hardware-reduced): a kernel without an MP-table parser (Debian's) then sees every vCPU and can power off")
+	fs.BoolVar(&f.acpi, "acpi", true, "describe the machine in ACPI tables too (hardware-reduced), as QEMU and Firecracker do: a kernel without an MP-table parser (Debian's) needs them to see every vCPU and to power off; --acpi=false leaves only the MP table")
 	fs.BoolVar(&f.debug, "debug", false, "log VMM details (unhandled I/O, devices) to stderr")
 	fs.BoolVar(&f.stats, "stats", false, "print start-up timings (set-up, first console output, READY) and the exits that reached gvmm (by reason, port and MMIO page) at exit")
 	fs.StringVar(&f.console, "console", "serial", "interactive console: serial or virtio (hvc0; boot with console=hvc0)")
+	fs.Var(&f.disks, "disk", "add a virtio-blk disk: `PATH[,ro][,serial=S]`, a raw image; repeat for more (/dev/vda, /dev/vdb, ...)")
 	fs.StringVar(&f.net, "net", "", "network: tap (create a TAP device) or tap=NAME (create or attach NAME)")
 	fs.StringVar(&f.mac, "mac", "", "guest MAC `address` for --net (default: random, locally administered)")
 	fs.StringVar(&f.hostIP, "host-addr", "192.168.100.1/24", "`address/prefix` for the host end of the TAP (\"\" for none)")
@@ -103,6 +141,7 @@ func bootConfig(f *bootFlags, sniffLinux func(string) bool, defaultInitrd func()
 		Console: machine.ConsoleKind(f.console),
 		ACPI:    f.acpi,
 		HugeTLB: f.hugepages,
+		Disks:   f.disks,
 	}
 	var host netip.Prefix
 	if f.net != "" {

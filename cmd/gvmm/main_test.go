@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,6 +121,14 @@ func TestBadInputOneLine(t *testing.T) {
 	big := filepath.Join(dir, "big.cpio")
 	require.NoError(t, os.WriteFile(big, nil, 0o644))
 	require.NoError(t, os.Truncate(big, 80<<20))
+	disk := filepath.Join(dir, "disk.img")
+	require.NoError(t, os.WriteFile(disk, make([]byte, 4096), 0o644))
+	busy := filepath.Join(dir, "busy.img")
+	require.NoError(t, os.WriteFile(busy, make([]byte, 4096), 0o644))
+	holder, err := os.Open(busy)
+	require.NoError(t, err)
+	defer holder.Close()
+	require.NoError(t, syscall.Flock(int(holder.Fd()), syscall.LOCK_EX), "another VM holds busy.img")
 	noPerm := filepath.Join(dir, "kvm-noperm")
 	require.NoError(t, os.WriteFile(noPerm, nil, 0o000))
 
@@ -145,6 +154,12 @@ func TestBadInputOneLine(t *testing.T) {
 		{"memory too large", []string{"boot", notKernel, "--mem", "64T"}, "too large for this host", 1},
 		{"zero vCPUs", []string{"boot", notKernel, "--cpus", "0"}, "vCPU count", 1},
 		{"too many vCPUs", []string{"boot", notKernel, "--cpus", "100000"}, "vCPU count", 1},
+		{"disk missing", []string{"boot", kvmtest.Guest(t, "hello32"), "--disk", filepath.Join(dir, "nope.img")}, "no such file", 1},
+		{"disk empty", []string{"boot", kvmtest.Guest(t, "hello32"), "--disk", empty}, "smaller than one 512-byte sector", 1},
+		{"disk a directory", []string{"boot", kvmtest.Guest(t, "hello32"), "--disk", dir}, "not a disk image", 1},
+		{"disk given twice", []string{"boot", kvmtest.Guest(t, "hello32"), "--disk", disk, "--disk", disk + ",ro"}, "given twice", 1},
+		{"disk in use", []string{"boot", kvmtest.Guest(t, "hello32"), "--disk", busy}, "locked by another process", 1},
+		{"disk option unknown", []string{"boot", "k", "--disk", disk + ",readonly"}, "unknown disk option", 2},
 		{"no /dev/kvm", []string{"boot", kvmtest.Guest(t, "hello32"), "--kvm", filepath.Join(dir, "kvm")}, "nested virtualization", 1},
 		{"unknown command", []string{"frobnicate"}, "unknown command", 2},
 	}
@@ -263,6 +278,10 @@ func TestBootConfig(t *testing.T) {
 			assert.Equal(t, uint64(machine.DefaultMemSize), c.MemSize)
 			assert.Equal(t, 1, c.CPUs)
 			assert.Nil(t, c.Net)
+			assert.True(t, c.ACPI, "ACPI tables by default, as QEMU and Firecracker")
+		}},
+		{name: "acpi off", flags: flags(func(f *bootFlags) { f.acpi = false }), want: func(t *testing.T, c machine.Config) {
+			assert.False(t, c.ACPI)
 		}},
 		{name: "bzImage defaults", flags: flags(func(f *bootFlags) { f.kernel = "bzImage" }), want: func(t *testing.T, c machine.Config) {
 			assert.Equal(t, "/build/initramfs.cpio", c.Initrd)
@@ -312,9 +331,22 @@ func TestParseBootFlags(t *testing.T) {
 	assert.Equal(t, "kernel", f.kernel, "flags before and after KERNEL")
 	assert.Equal(t, "1G", f.mem)
 	assert.Equal(t, 2, f.cpus)
+	assert.True(t, f.acpi)
+	f, err = parseBootFlags([]string{"kernel", "--acpi=false"})
+	require.NoError(t, err)
+	assert.False(t, f.acpi)
 	_, err = parseBootFlags([]string{"a", "b"})
 	var ue usageError
 	assert.ErrorAs(t, err, &ue)
+
+	// --disk repeats, in order, with its options.
+	f, err = parseBootFlags([]string{"k", "--disk", "root.img", "--disk", "data.img,ro,serial=DATA1"})
+	require.NoError(t, err)
+	assert.Equal(t, diskFlags{{Path: "root.img"}, {Path: "data.img", ReadOnly: true, Serial: "DATA1"}}, f.disks)
+	for _, bad := range []string{",ro", "x.img,readonly"} {
+		_, err = parseBootFlags([]string{"k", "--disk", bad})
+		assert.Error(t, err, bad)
+	}
 	_, err = parseBootFlags(nil)
 	assert.ErrorAs(t, err, &ue)
 }

@@ -29,6 +29,7 @@ type DeviceType uint16
 // Device types gvmm implements.
 const (
 	DeviceTypeNet     DeviceType = 1
+	DeviceTypeBlock   DeviceType = 2
 	DeviceTypeConsole DeviceType = 3
 )
 

@@ -126,6 +126,8 @@ func pciClass(dt DeviceType) (class, subclass uint8) {
 	switch dt {
 	case DeviceTypeNet:
 		return 0x02, 0x00 // network controller, Ethernet
+	case DeviceTypeBlock:
+		return 0x01, 0x00 // mass storage controller, SCSI (as QEMU's virtio-blk-pci)
 	case DeviceTypeConsole:
 		return 0x07, 0x80 // simple communication controller, other
 	}

@@ -24,7 +24,7 @@ import (
 //     (gvmm.ready=console keeps the agent away from gvmm's exit port), so
 //     exit 0 with reason=poweroff can only come from ACPI soft-off:
 //     without it the kernel halts, init exits and the kernel panics;
-//   - "debian-no-acpi" is the control: the same boot without --acpi. Without ACPI this kernel
+//   - "debian-no-acpi" is the control: the same boot with --acpi=false. Without ACPI this kernel
 //     runs on the 8259 PIC and the PIT, which KVM emulates in the kernel:
 //     their port accesses show in KVM's io_exits, not in gvmm's own
 //     counts, and the ACPI boot must have far fewer of them.
@@ -40,7 +40,7 @@ func TestDebianKernel(t *testing.T) {
 		Command: script(
 			debian("debian", "gvmm.mode=poweroff", "--stats --cpus 2 --acpi"),
 			debian("debian-acpi-off", "gvmm.mode=poweroff gvmm.ready=console", "--stats --cpus 2 --acpi"),
-			debian("debian-no-acpi", "gvmm.mode=poweroff", "--stats --cpus 2"),
+			debian("debian-no-acpi", "gvmm.mode=poweroff", "--stats --cpus 2 --acpi=false"),
 		),
 		AttemptTimeout: 900 * time.Second,
 	})
@@ -67,7 +67,7 @@ func TestDebianKernel(t *testing.T) {
 	ctl, ok := cases["debian-no-acpi"]
 	require.True(t, ok, "no result for the boot without ACPI")
 	for _, m := range statsLine.FindAllString(ctl.text, -1) {
-		t.Logf("rig (kvm-amd in QEMU TCG) debian without --acpi: %s", m)
+		t.Logf("rig (kvm-amd in QEMU TCG) debian with --acpi=false: %s", m)
 	}
 	assert.Equal(t, 0, ctl.exit)
 	withACPI, without := kvmCounter(t, c.text, "io_exits"), kvmCounter(t, ctl.text, "io_exits")

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"gvmm/boot"
+	"gvmm/devices/virtio/blk"
 	"gvmm/vmm"
 )
 
@@ -37,13 +39,14 @@ type Config struct {
 	Console ConsoleKind
 	// Net, if not nil, adds a virtio-net device on a TAP.
 	Net *NetConfig
+	// Disks are virtio-blk disks, in order: /dev/vda, /dev/vdb, ... in
+	// Linux. At most MaxDisks.
+	Disks []DiskConfig
 	// ACPI adds the ACPI tables (boot/acpi) beside the MP table. A kernel
 	// without CONFIG_X86_MPPARSE (Debian's) needs them to see more than
-	// one CPU, to leave the 8259 PIC and the PIT, and to power off. They
-	// are opt-in for now: with them present, the minimal kernel (no ACPI)
-	// booted with two vCPUs lost its console output after the first
-	// agent line in about half of the rig boots, and without them never;
-	// the cause is not found yet (see docs/03a-acpi.md, "Open").
+	// one CPU, to leave the 8259 PIC and the PIT, and to power off.
+	// `gvmm boot` sets it unless --acpi=false (docs/03a-acpi.md, "Open",
+	// has the console loss once suspected of coming with the tables).
 	ACPI bool
 	// HugeTLB backs guest RAM with the host's reserved 2 MiB pages
 	// (vm.nr_hugepages; vmm.NewHugeTLBGuestMemory) instead of transparent
@@ -69,9 +72,12 @@ const (
 	DefaultMemSize = 256 << 20
 )
 
+// MaxDisks bounds --disk: one interrupt line each (vmm.VirtioBlkIRQs).
+const MaxDisks = len(vmm.VirtioBlkIRQs)
+
 // maxPCIInterrupts is how many PCI interrupt routes the MP table may
-// carry: one per virtio device gvmm can add.
-const maxPCIInterrupts = 2
+// carry: one per virtio device gvmm can add (console, net, the disks).
+const maxPCIInterrupts = 2 + MaxDisks
 
 // MaxCPUs bounds --cpus: the MP table that tells the guest about its CPUs
 // must fit in the EBDA (boot.MPTableMaxCPUs).
@@ -83,6 +89,7 @@ var (
 	ErrMemTooSmall = errors.New("memory size too small")
 	ErrMemTooLarge = errors.New("memory size too large for this host")
 	ErrBadCPUs     = errors.New("bad vCPU count")
+	ErrBadDisks    = errors.New("bad disk list")
 )
 
 // ParseMemSize parses a size such as "256M", "1G", "512MiB" or a plain
@@ -151,5 +158,57 @@ func (c *Config) Validate() error {
 	if c.CPUs < 1 || c.CPUs > MaxCPUs {
 		return fmt.Errorf("%w: %d, must be between 1 and %d", ErrBadCPUs, c.CPUs, MaxCPUs)
 	}
+	if err := c.checkDisks(); err != nil {
+		return err
+	}
 	return c.checkBoot()
+}
+
+// DiskConfig is one virtio-blk disk (devices/virtio/blk).
+type DiskConfig struct {
+	// Path is a raw image file (or a host block device).
+	Path string
+	// ReadOnly opens it read-only and tells the guest so
+	// (VIRTIO_BLK_F_RO); the file is never written.
+	ReadOnly bool
+	// Serial is what the guest reads as the disk's serial number
+	// (/dev/disk/by-id/virtio-SERIAL); "" gives "gvmm-vdX".
+	Serial string
+}
+
+// DiskName returns the name Linux gives the i-th disk: vda, vdb, ...
+func DiskName(i int) string { return "vd" + string(rune('a'+i)) }
+
+// checkDisks checks the disk list: not too many, no file twice (the lock
+// would refuse the second, with a less helpful message), serials that
+// fit, and each image can be opened and locked as asked.
+func (c *Config) checkDisks() error {
+	if len(c.Disks) > MaxDisks {
+		return fmt.Errorf("%w: %d disks, at most %d", ErrBadDisks, len(c.Disks), MaxDisks)
+	}
+	seen := map[string]int{}
+	for i, d := range c.Disks {
+		if d.Path == "" {
+			return fmt.Errorf("%w: disk %d has no path", ErrBadDisks, i+1)
+		}
+		if len(d.Serial) > 20 {
+			return fmt.Errorf("%w: serial %q of %s is longer than 20 bytes", ErrBadDisks, d.Serial, d.Path)
+		}
+		abs, err := filepath.Abs(d.Path)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrBadDisks, d.Path, err)
+		}
+		if j, dup := seen[abs]; dup {
+			return fmt.Errorf("%w: %s is given twice (as %s and %s)", ErrBadDisks, d.Path, DiskName(j), DiskName(i))
+		}
+		seen[abs] = i
+		// Open it as the VM will, lock included, so that a missing,
+		// empty or busy image is one clear line before /dev/kvm.
+		be, err := blk.Open(d.Path, d.ReadOnly)
+		if err != nil {
+			return err
+		}
+		be.Close()
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"gvmm/devices/pci"
 	"gvmm/devices/pvpanic"
 	"gvmm/devices/virtio"
+	"gvmm/devices/virtio/blk"
 	"gvmm/devices/virtio/console"
 	vnet "gvmm/devices/virtio/net"
 	"gvmm/internal/hostnet"
@@ -52,12 +53,39 @@ func (m *Machine) attachPCI() error {
 			return err
 		}
 	}
+	for i, d := range m.cfg.Disks {
+		if err := m.attachDisk(root, i, d); err != nil {
+			return err
+		}
+	}
 	if m.cfg.Net != nil {
 		if err := m.attachNet(root, m.cfg.Net); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// attachDisk opens the i-th disk's image, taking its lock, and adds the
+// virtio-blk device. Disks are added in order, so they take consecutive
+// PCI slots and Linux names them vda, vdb, ... in that order.
+func (m *Machine) attachDisk(root *pci.Root, i int, dc DiskConfig) error {
+	be, err := blk.Open(dc.Path, dc.ReadOnly)
+	if err != nil {
+		return err
+	}
+	serial := dc.Serial
+	if serial == "" {
+		serial = "gvmm-" + DiskName(i)
+	}
+	dev, err := blk.New(be, serial)
+	if err != nil {
+		be.Close()
+		return err
+	}
+	m.closers = append(m.closers, dev.Close)
+	slog.Debug("virtio-blk", "disk", DiskName(i), "path", dc.Path, "sectors", be.Sectors(), "ro", dc.ReadOnly)
+	return m.addVirtio(root, "virtio-blk-"+DiskName(i), dev, vmm.VirtioBlkIRQs[i])
 }
 
 // addVirtio puts one virtio device on the bus behind the PCI transport and

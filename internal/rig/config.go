@@ -51,6 +51,7 @@ const (
 	defaultBusybox       = "/bin/busybox"
 	defaultKernel        = "build/debian-kernel/vmlinuz"
 	kvmModulesOrder      = "modules/kvm.order"
+	virtioModulesOrder   = "modules/virtio.order"
 	baseKernelParameters = "console=ttyS0 panic=-1 quiet"
 )
 
@@ -81,6 +82,13 @@ type Config struct {
 	L2Kernel, L2Initrd string
 	// Files are further files to place in L1.
 	Files []File
+	// Disks are host image files L1 sees as virtio-blk disks, /dev/vda,
+	// /dev/vdb, ... in this order (QEMU -drive if=virtio, format raw):
+	// a disk image for an L2 guest stays a file on the host instead of
+	// a copy in L1's RAM, and what L2 writes to it lands in that file.
+	// L1 then also loads the virtio modules (modules/virtio.order beside
+	// Kernel).
+	Disks []Disk
 
 	// Kernel is the L1 kernel; default $GVMM_RIG_KERNEL or
 	// <repo>/build/debian-kernel/vmlinuz.
@@ -174,6 +182,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Modules == nil && !c.WithoutKVM {
 		if c.Modules, err = readModuleOrder(filepath.Join(filepath.Dir(c.Kernel), kvmModulesOrder)); err != nil {
+			return c, err
+		}
+		if len(c.Disks) > 0 {
+			virtio, err := readModuleOrder(filepath.Join(filepath.Dir(c.Kernel), virtioModulesOrder))
+			if err != nil {
+				return c, err
+			}
+			c.Modules = append(c.Modules, virtio...)
+		}
+	}
+	for _, d := range c.Disks {
+		if err := needFile(d.Path, "build it first"); err != nil {
 			return c, err
 		}
 	}
@@ -294,3 +314,12 @@ func firstLine(data []byte) string {
 // as Run will use it: for callers that report how the rig ran (which
 // QEMU, how many CPUs).
 func (c Config) Resolve() (Config, error) { return c.withDefaults() }
+
+// Disk is one virtio-blk disk of L1.
+type Disk struct {
+	// Path is the raw image on the host.
+	Path string
+	// ReadOnly gives L1 a read-only disk (QEMU readonly=on): L1 and L2
+	// cannot change the file.
+	ReadOnly bool
+}

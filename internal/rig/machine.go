@@ -95,7 +95,7 @@ func (m *Machine) qemuArgs() []string {
 	if m.cfg.Append != "" {
 		cmdline += " " + m.cfg.Append
 	}
-	return []string{
+	args := []string{
 		// Firmware from Debian's qemu-system-data and seabios, named
 		// explicitly: the patched build looks beside its own binary.
 		"-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
@@ -104,6 +104,14 @@ func (m *Machine) qemuArgs() []string {
 		"-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
 		"-kernel", m.cfg.Kernel, "-initrd", m.initrd, "-append", cmdline,
 	}
+	for _, d := range m.cfg.Disks {
+		drive := "file=" + strings.ReplaceAll(d.Path, ",", ",,") + ",format=raw,if=virtio"
+		if d.ReadOnly {
+			drive += ",readonly=on"
+		}
+		args = append(args, "-drive", drive)
+	}
+	return args
 }
 
 // Wait waits for QEMU to end and interprets the console. The returned

@@ -40,6 +40,9 @@ type Used struct {
 	Head uint16
 	Len  uint32
 	Data []byte // the first Len bytes of the chain's writable buffers
+	// Writable holds every writable buffer of the chain whole, whatever
+	// Len says (a virtio-blk status byte is the last byte of the last).
+	Writable [][]byte
 }
 
 // SetupQueue selects queue i, sets its size (0: keep the maximum),
@@ -194,6 +197,9 @@ func (q *Queue) TakeUsed() []Used {
 		u := Used{Head: uint16(binary.LittleEndian.Uint32(b[0:])), Len: binary.LittleEndian.Uint32(b[4:])}
 		left := u.Len
 		for _, w := range q.writables[u.Head] {
+			whole := make([]byte, w.Len)
+			q.must(q.d.Mem.ReadAt(whole, int64(w.Addr)))
+			u.Writable = append(u.Writable, whole)
 			n := min(left, w.Len)
 			buf := make([]byte, n)
 			q.must(q.d.Mem.ReadAt(buf, int64(w.Addr)))
