@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,4 +69,39 @@ func TestEnsureMountsOnHostIsNoop(t *testing.T) {
 	mounted, err := EnsureMounts()
 	require.NoError(t, err)
 	assert.Empty(t, mounted, "/proc, /sys and /dev are mounted on the host")
+}
+
+// TestDrainPipesWaitsForTheReader: drainPipes returns once the reader at
+// the other end (u-root's init relaying to the consoles) has read what
+// was written, and says the fd was a pipe; a non-pipe is skipped.
+func TestDrainPipesWaitsForTheReader(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer w.Close()
+	_, err = w.WriteString("last line\n")
+	require.NoError(t, err)
+	release := make(chan struct{})
+	readDone := make(chan struct{})
+	go func() {
+		<-release
+		buf := make([]byte, 64)
+		r.Read(buf)
+		close(readDone)
+	}()
+	result := make(chan bool, 1)
+	go func() { result <- drainPipes(time.Now().Add(5*time.Second), int(w.Fd())) }()
+	select {
+	case <-result:
+		t.Fatal("drainPipes returned while the pipe still held a line")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	assert.True(t, <-result, "a pipe")
+	<-readDone
+
+	f, err := os.CreateTemp(t.TempDir(), "notpipe")
+	require.NoError(t, err)
+	defer f.Close()
+	assert.False(t, drainPipes(time.Now().Add(time.Second), int(f.Fd())))
 }
