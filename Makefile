@@ -109,7 +109,8 @@ bench-floor: $(KVM_RIG_DEPS)
 # built first when they can be; where they cannot (no linux-source-6.1
 # outside Debian), their rows are skipped with the reason.
 # BENCH_ONLY=container runs the container half only (CI without usable
-# KVM). Needs root (containers).
+# KVM). Then, unless BENCH_ONLY=container, the Debian disk VM's rows
+# (make bench-disk, $(BUILD)/bench-disk.md). Needs root (containers).
 BENCH_N ?= 20
 BENCH_RIG_DEPS := $(if $(wildcard /sys/module/kvm_pvm),rig-qemu)
 BENCH_VM_DEPS := $(if $(filter container,$(BENCH_ONLY)),,kernel kernel-debian initramfs-debian $(BENCH_RIG_DEPS))
@@ -117,6 +118,7 @@ bench: gvmm initramfs initramfs-nginx
 	@$(if $(BENCH_VM_DEPS),$(MAKE) $(BENCH_VM_DEPS) || echo "bench: WARNING: could not build $(BENCH_VM_DEPS); the rows that need them are reported as skipped with the make target to run",true)
 	$(GO) build -o $(BUILD)/gvmm-bench ./bench/cmd/gvmm-bench
 	$(BUILD)/gvmm bench -n $(BENCH_N) -out $(BUILD)/bench -build $(BUILD) $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
+	$(if $(filter container,$(BENCH_ONLY)),,$(MAKE) --no-print-directory bench-disk)
 
 # bench-net: host<->guest TCP throughput and VMM CPU per GB, gvmm's
 # virtio-net against QEMU's, both VMs side by side in one L1 of the nested
