@@ -66,7 +66,7 @@ wait_for() { # PATTERN SECONDS
 # mem PID: RSS in KiB, and of it the guest RAM (the one mapping of 500 MiB
 # or more: the 512 MiB the guest was given).
 mem() {
-  total=$(sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' /proc/$1/status)
+  total=$(awk '/^VmRSS:/{print $2}' /proc/$1/status)
   guest=$(awk '/^[0-9a-f]+-[0-9a-f]+ /{split($1,a,"-"); big=0} /^Size:/{big=($2>=512000)} /^Rss:/{if(big) g+=$2} END{print g+0}' /proc/$1/smaps)
   echo "rss_kib=$total guest_kib=$guest"
 }
@@ -96,7 +96,9 @@ one() { # VMM RUN
   wait_for 'root@gvmm-debian' 120
   echo 'for rw in ` + strings.Join(fioTests, " ") + `; do echo "fio""-result $rw $(fio --name=$rw --filename=/dev/disk/by-id/virtio-gvmm-data --direct=1 --rw=$rw --bs=4k --ioengine=psync --iodepth=1 --size=64M --runtime=5 --time_based 2>&1 | grep -o "IOPS=[0-9.]*k*" | head -n1)"; done; echo "fio""-done"' >&3
   wait_for '^fio-done' 300
-  fio=$(sed -n 's/^fio-result \([a-z]*\) IOPS=\([0-9.k]*\).*/\1=\2/p' /tmp/out | tr -d '\r' | tr '\n' ' ')
+  # Not anchored: the first line after a typed command starts with the
+  # shell's bracketed-paste escape.
+  fio=$(sed -n 's/.*fio-result \([a-z]*\) IOPS=\([0-9.k]*\).*/\1=\2/p' /tmp/out | tr -d '\r' | tr '\n' ' ')
   kill $pid; wait $pid 2>/dev/null; exec 3>&-
   echo "disk: vmm=$1 run=$2 ready=$t0..$t1 login=$t0..$t2 $m $fio"
 }
