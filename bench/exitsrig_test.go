@@ -123,13 +123,11 @@ func parseExits(out string) ([]exitsSample, error) {
 				return nil, fmt.Errorf("bad field %q in %q", kv, line)
 			}
 			if k == "ready" {
-				a, b, ok := strings.Cut(v, "..")
-				t0, err0 := strconv.ParseFloat(a, 64)
-				t1, err1 := strconv.ParseFloat(b, 64)
-				if !ok || err0 != nil || err1 != nil || t1 < t0 {
-					return nil, fmt.Errorf("bad ready interval %q", v)
+				d, err := interval(v)
+				if err != nil {
+					return nil, fmt.Errorf("ready: %w", err)
 				}
-				s.Ready = time.Duration((t1 - t0) * float64(time.Second))
+				s.Ready = d
 				continue
 			}
 			n, err := strconv.ParseInt(v, 10, 64)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"gvmm/devices/virtio"
 	"gvmm/devices/virtio/virtiotest"
 )
 
@@ -33,32 +34,7 @@ func FuzzBlockRequest(f *testing.F) {
 		if len(header) > 64 {
 			header = header[:64]
 		}
-		path := t.TempDir() + "/disk.img"
-		if err := os.WriteFile(path, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(path, testSectors*SectorSize); err != nil {
-			t.Fatal(err)
-		}
-		m, err := virtiotest.NewMachine()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		be, err := Open(path, cuts&0x80 != 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := New(be, "fuzz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		tr, d, err := m.Attach("virtio-blk", b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
+		path, tr, d := fuzzDevice(t, nil, testSectors*SectorSize, cuts&0x80 != 0)
 		_, qs, err := d.Start(^uint64(0), 64)
 		if err != nil {
 			t.Fatal(err)
@@ -154,29 +130,7 @@ func FuzzBlockQueue(f *testing.F) {
 	f.Add([]byte{virtiotest.OpStart, virtiotest.OpAvailIdx, 0, 0x20, 0, virtiotest.OpKick, 0})
 	f.Add([]byte{virtiotest.OpStart, virtiotest.OpDesc, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 16, 0, 0, 0, 1, 0, 0, 0, virtiotest.OpKick, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		path := t.TempDir() + "/disk.img"
-		if err := os.WriteFile(path, make([]byte, 64*SectorSize), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		m, err := virtiotest.NewMachine()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		be, err := Open(path, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := New(be, "fuzz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		tr, d, err := m.Attach("virtio-blk", b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tr.Close()
+		path, tr, d := fuzzDevice(t, make([]byte, 64*SectorSize), 0, false)
 		d.RunOps(1, ops)
 
 		_, qs, err := d.Start(^uint64(0), 16)
@@ -199,4 +153,39 @@ func FuzzBlockQueue(f *testing.F) {
 			t.Fatalf("the write after reset did not reach the image")
 		}
 	})
+}
+
+// fuzzDevice makes an image (content, then truncated to size if size is
+// not 0), and a virtio-blk on it attached to a test machine; everything
+// is released when the test ends.
+func fuzzDevice(t *testing.T, content []byte, size int64, readOnly bool) (string, *virtio.Transport, *virtiotest.Driver) {
+	path := t.TempDir() + "/disk.img"
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if size != 0 {
+		if err := os.Truncate(path, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := virtiotest.NewMachine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	be, err := Open(path, readOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(be, "fuzz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	tr, d, err := m.Attach("virtio-blk", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	return path, tr, d
 }
