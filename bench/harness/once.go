@@ -250,8 +250,37 @@ func stop(p *proc, fs ProcFS, pid int, plan *Plan, id string) error {
 		<-p.exited
 	}
 	p.kill(syscall.SIGKILL)
+	// The launcher's exit does not prove the tree has died: SIGKILL is
+	// delivered when the target next runs, and an orphan may not have
+	// run yet on a loaded host. The next round must not overlap it.
+	if e := awaitEnded(fs, tree, killWait); e != nil && err == nil {
+		err = e
+	}
 	cleanup(plan, id)
 	return err
+}
+
+// killWait bounds the wait for killed processes to end.
+const killWait = 2 * time.Second
+
+// awaitEnded waits until none of pids is running (gone or a zombie).
+func awaitEnded(fs ProcFS, pids []int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		var left []int
+		for _, pid := range pids {
+			if fs.Running(pid) {
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: pids %v still running %s after SIGKILL", ErrLeftBehind, left, limit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // ErrLeftBehind: a start left a process or cgroup behind.

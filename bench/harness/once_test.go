@@ -48,13 +48,7 @@ func alive(t *testing.T, file string) bool {
 	}, 2*time.Second, 10*time.Millisecond, "pid file written")
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	require.NoError(t, err)
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// A zombie (state Z) has ended; its parent just has not reaped it.
-	fields := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
-	return fields[0] != "Z"
+	return ProcFS{Root: "/"}.Running(pid)
 }
 
 func TestTimed(t *testing.T) {

@@ -135,6 +135,24 @@ func (fs ProcFS) Descendants(pid int) []int {
 	return out
 }
 
+// Running reports whether pid is still a live process: its
+// /proc/PID/stat exists and its state (proc(5), field 3) is not Z. A
+// zombie has ended; only its parent has not reaped it yet.
+func (fs ProcFS) Running(pid int) bool {
+	b, err := os.ReadFile(filepath.Join(fs.Root, fmt.Sprintf("proc/%d/stat", pid)))
+	if err != nil {
+		return false
+	}
+	// The command name in parentheses may hold spaces: the state is
+	// the first field after the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	return len(f) > 0 && f[0] != "Z"
+}
+
 // Cgroup is a process's memory cgroup.
 type Cgroup struct {
 	// Path is the path inside the hierarchy, e.g. "/gvmm/abc".

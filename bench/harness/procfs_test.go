@@ -1,8 +1,13 @@
 package harness
 
 import (
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,4 +94,24 @@ func TestDescendantsAndContainerCgroup(t *testing.T) {
 	assert.Equal(t, "testdata/sys/fs/cgroup/ctr1", fixture.Dir(Cgroup{Path: "/ctr1", V2: true}))
 	_, _, err = fixture.ContainerCgroup(51)
 	assert.ErrorIs(t, err, ErrProc, "nothing below the workload")
+}
+
+func TestRunningAndAwaitEnded(t *testing.T) {
+	fs := ProcFS{Root: "/"}
+	assert.True(t, fs.Running(os.Getpid()), "this test runs")
+
+	// A child that is killed but not yet reaped is a zombie: ended.
+	cmd := exec.Command("sleep", "60")
+	require.NoError(t, cmd.Start())
+	pid := cmd.Process.Pid
+	assert.True(t, fs.Running(pid))
+	err := awaitEnded(fs, []int{pid}, 50*time.Millisecond)
+	assert.ErrorIs(t, err, ErrLeftBehind, "a live process is reported")
+	assert.Contains(t, err.Error(), strconv.Itoa(pid))
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	assert.NoError(t, awaitEnded(fs, []int{pid}, 2*time.Second), "killed, a zombie until reaped")
+	assert.False(t, fs.Running(pid))
+	_ = cmd.Wait()
+	assert.False(t, fs.Running(pid), "reaped: no /proc entry")
 }
