@@ -204,6 +204,12 @@ test: lint unit kvm-tests e2e
 clean:
 	rm -rf $(BUILD)
 
+# seccomp-table: regenerate container/seccomp_syscalls.go (the system call
+# names seccomp profiles may use) from the newest Debian linux-libc-dev.
+.PHONY: seccomp-table
+seccomp-table:
+	container/gen-syscalls.sh
+
 # --- kernel and rig (helper) ---
 # Guest kernels (guest/kernel/) and the end-to-end rig (internal/rig/).
 # Both kernels are cached outside the checkout, keyed by their inputs, under

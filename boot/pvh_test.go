@@ -168,6 +168,29 @@ func TestLoadPVHErrors(t *testing.T) {
 	}
 }
 
+// TestManyNoteHeaders is the regression test for a PVH ELF whose program
+// headers list the same megabyte of notes thousands of times: each
+// segment was within its own bound, and the loader read them all (2,000
+// headers: 2 GiB of reads). The total is bounded now.
+func TestManyNoteHeaders(t *testing.T) {
+	const headers = 2000
+	good := goodPVH32()
+	load, pvh := good.segs[0], good.segs[1]
+	spec := elfSpec{class64: true, entry: good.entry}
+	notes := make([]byte, 1<<20) // zero-sized notes of type 0: 87,381 to walk
+	// The builder puts the program headers first, then each segment's data
+	// in order: the load segment's, then the notes every header shares.
+	at := uint64(64+56*(headers+2)) + uint64(len(load.data))
+	spec.segs = append(spec.segs, load, elfSeg{typ: ptNote, data: notes})
+	for i := 1; i < headers; i++ {
+		spec.segs = append(spec.segs, elfSeg{typ: ptNote, off: at, filesz: uint64(len(notes))})
+	}
+	spec.segs = append(spec.segs, pvh) // the entry is there, after the flood
+	_, err := LoadPVH(newMemory(t, 16<<20), configFor(spec.build(), nil, ""))
+	require.ErrorIs(t, err, ErrBadELF, "refused after the first megabyte, not 2 GiB later")
+	assert.Contains(t, err.Error(), "PT_NOTE segments of over")
+}
+
 // TestScanNotesAlignment checks note walking with gABI 8-byte padding.
 func TestScanNotesAlignment(t *testing.T) {
 	le := binary.LittleEndian

@@ -16,10 +16,12 @@ const xenElfnotePhys32Entry = 18
 // xenNoteName is the owner name of Xen notes ("Xen" plus its NUL).
 const xenNoteName = "Xen\x00"
 
-// maxNoteSegment bounds how much of a PT_NOTE segment the loader reads. A
-// real kernel's notes are a few hundred bytes; a hostile header must not
-// make the host allocate gigabytes.
-const maxNoteSegment = 1 << 20
+// maxNoteBytes bounds how much the loader reads of all PT_NOTE segments
+// together. A real kernel's notes are a few hundred bytes. Bounding each
+// segment is not enough: the program header table may hold 65,535
+// entries, all pointing at the same megabyte, which would be 64 GiB of
+// reads and note walking.
+const maxNoteBytes = 1 << 20
 
 // noteHeaderSize is the fixed part of an ELF note: namesz, descsz, type,
 // three 4-byte words in both ELF classes.
@@ -28,13 +30,18 @@ const noteHeaderSize = 12
 // findPVHEntry scans the PT_NOTE segments for the PHYS32_ENTRY note and
 // returns the 32-bit physical entry address it holds.
 func findPVHEntry(f *elf.File, fileSize int64) (uint64, error) {
+	var total uint64
 	for _, p := range f.Progs {
 		if p.Type != elf.PT_NOTE {
 			continue
 		}
-		if p.Filesz > maxNoteSegment {
-			return 0, fmt.Errorf("%w: PT_NOTE segment of %d bytes (limit %d)", ErrBadELF, p.Filesz, maxNoteSegment)
+		// Filesz is at most 2^64-1 and total at most maxNoteBytes, so
+		// the test is written not to overflow.
+		if p.Filesz > maxNoteBytes-total {
+			return 0, fmt.Errorf("%w: PT_NOTE segments of over %d bytes in all (this one: %d bytes)",
+				ErrBadELF, maxNoteBytes, p.Filesz)
 		}
+		total += p.Filesz
 		if !fitsIn(p.Off, p.Filesz, 0, uint64(fileSize)) {
 			return 0, fmt.Errorf("%w: PT_NOTE segment [%#x, +%#x) runs past the end of the %d-byte file",
 				ErrTruncated, p.Off, p.Filesz, fileSize)

@@ -82,6 +82,13 @@ type cgroup struct {
 // stopped. cpuset joins too when the spec pins CPUs or memory nodes.
 var v1Controllers = []string{"memory", "pids", "cpu", "cpuacct", "devices", "freezer"}
 
+// denyAllDevices is the rule every container's device list starts from,
+// as runc's does: no device is open to the container unless a later rule
+// allows it. Without it a v1 group starts as "a *:* rwm" and the v2
+// program has nothing to deny with, so a bundle with no rules (or with
+// "resources": {}) plus CAP_MKNOD could create and open the host's disks.
+var denyAllDevices = specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
+
 // defaultDeviceRules are always allowed on top of a bundle's device rules:
 // the nodes the default /dev binds in and the pty devices (config-linux.md
 // "Default Devices"; runc allows the same list).
@@ -100,6 +107,18 @@ var defaultDeviceRules = []specs.LinuxDeviceCgroup{
 
 func i64(v int64) *int64 { return &v }
 
+// deviceRules is the list a container's group is given: deny all, then
+// the bundle's rules in order, then the defaults. The last matching rule
+// decides (config-linux.md "Device allowlist"), so the bundle can open
+// devices but cannot take the defaults away from the pty and /dev nodes
+// init creates.
+func deviceRules(bundle []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
+	rules := make([]specs.LinuxDeviceCgroup, 0, 1+len(bundle)+len(defaultDeviceRules))
+	rules = append(rules, denyAllDevices)
+	rules = append(rules, bundle...)
+	return append(rules, defaultDeviceRules...)
+}
+
 // errNoCgroups means no cgroup file system is mounted.
 var errNoCgroups = errors.New("cgroups: no cgroup file system mounted at " + cgroupRoot)
 
@@ -109,7 +128,7 @@ func newCgroup(id string, res *specs.LinuxResources) (*cgroup, error) {
 	if res != nil {
 		r = *res
 	}
-	r.Devices = append(append([]specs.LinuxDeviceCgroup(nil), r.Devices...), defaultDeviceRules...)
+	r.Devices = deviceRules(r.Devices)
 	switch CgroupMode() {
 	case layoutUnified:
 		return newCgroupV2(filepath.Join(cgroupRoot, cgroupParent, id), &r)
@@ -206,9 +225,9 @@ func (c *cgroup) oomKills() uint64 {
 	return 0
 }
 
-// mountDirs returns, for a v1 host, each controller's host directory of
-// this group, for a "cgroup" mount in the container; nil on v2.
-func (c *cgroup) mountDirs() map[string]string { return c.v1 }
+// view returns the group's directories, for a "cgroup" mount in the
+// container.
+func (c *cgroup) view() cgroupView { return cgroupView{v1: c.v1, v2: c.v2} }
 
 // deleteRetries bounds how long delete waits for killed processes to
 // leave the group (rmdir fails with EBUSY until they have).

@@ -17,9 +17,10 @@ import (
 // access_type holding the device type in its low 16 bits and the access
 // bits in its high 16 (include/uapi/linux/bpf.h); it returns 1 to allow.
 // deviceProgram compiles the OCI rules the way the v1 controller reads
-// them: the last rule that matches decides, and with no match access is
-// allowed (a v1 group starts as "a *:* rwm"), so a leading "deny all"
-// makes the list an allow list.
+// them: the last rule that matches decides. With no match access is
+// denied: deviceRules puts a "deny all" first anyway, and a program that
+// fell through to "allow" would open every device to a list that forgot
+// it.
 
 // eBPF instruction classes and operations (Documentation/bpf/
 // standardization/instruction-set.rst), named as in linux/bpf.h.
@@ -81,7 +82,7 @@ func deviceProgram(rules []specs.LinuxDeviceCgroup) ([]bpfInsn, error) {
 			return prog, nil
 		}
 	}
-	return append(prog, bpfInsn{code: bpfMov64K, dst: regR0, imm: 1}, bpfInsn{code: bpfExit}), nil
+	return append(prog, bpfInsn{code: bpfMov64K, dst: regR0, imm: 0}, bpfInsn{code: bpfExit}), nil
 }
 
 // deviceRuleBlock is one rule: tests that jump past the block when the

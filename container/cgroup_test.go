@@ -118,7 +118,7 @@ func TestDeviceFilter(t *testing.T) {
 		rules []specs.LinuxDeviceCgroup
 		want  string
 	}{
-		{"no rules: all allowed", nil, "null ok\nzero ok\n"},
+		{"no rules: nothing allowed", []specs.LinuxDeviceCgroup{}, "null denied\nzero denied\n"},
 		{"allow list", []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"},
 			{Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"}}, "null ok\nzero denied\n"},
 		{"read only", []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"},
@@ -132,9 +132,7 @@ func TestDeviceFilter(t *testing.T) {
 			dir := filepath.Join(unified, "gvmm-test-"+strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(i))
 			require.NoError(t, os.Mkdir(dir, 0o755))
 			defer func() { _ = unix.Rmdir(dir) }()
-			if tt.rules != nil {
-				require.NoError(t, attachDeviceFilter(dir, tt.rules))
-			}
+			require.NoError(t, attachDeviceFilter(dir, tt.rules))
 			fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			require.NoError(t, err)
 			defer unix.Close(fd)
@@ -155,4 +153,89 @@ func TestDeviceProgramRejects(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadSpec)
 	_, err = deviceProgram([]specs.LinuxDeviceCgroup{{Type: "c", Access: "rwx"}})
 	require.ErrorIs(t, err, ErrBadSpec)
+}
+
+// deviceProbe opens a device outside the defaults (with true, not the
+// special builtin ":", whose failed redirection would end the shell) and creates a block
+// device node: what a container with CAP_MKNOD would do to reach the
+// host's disk. It waits for a line on stdin first, so that the test can
+// move it into a v1 group before it starts.
+const deviceProbe = `read _
+echo x > /dev/null && echo null ok || echo null denied
+true < /dev/kmsg && echo kmsg ok || echo kmsg denied
+mknod "$1/sda" b 8 0 && echo mknod ok || echo mknod denied`
+
+// runDeviceProbe runs deviceProbe, calling join with its pid before
+// letting it go on.
+func runDeviceProbe(t *testing.T, attr *syscall.SysProcAttr, join func(pid int)) string {
+	t.Helper()
+	cmd := exec.Command(busybox, "sh", "-c", deviceProbe, "sh", t.TempDir())
+	cmd.SysProcAttr = attr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	var out strings.Builder
+	cmd.Stdout = &out
+	require.NoError(t, cmd.Start())
+	if join != nil {
+		join(cmd.Process.Pid)
+	}
+	_, _ = stdin.Write([]byte("go\n"))
+	require.NoError(t, stdin.Close())
+	require.NoError(t, cmd.Wait())
+	return out.String()
+}
+
+// TestContainerDevicesStartFromDenyAll is the regression test for a
+// container group with no device rules of its own ("resources": {}): it
+// gets the defaults and nothing else, on v1 and on v2.
+func TestContainerDevicesStartFromDenyAll(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/dev/kmsg"); err != nil {
+		t.Skip("no /dev/kmsg to probe with")
+	}
+	const want = "null ok\nkmsg denied\nmknod denied\n"
+	require.Equal(t, "null ok\nkmsg ok\nmknod ok\n", runDeviceProbe(t, nil, nil),
+		"outside any group the probe reaches both: it can tell")
+
+	t.Run("v1", func(t *testing.T) {
+		if mode := CgroupMode(); mode != layoutV1 && mode != layoutHybrid {
+			t.Skipf("host cgroups are %s", mode)
+		}
+		cg, err := newCgroup("test-dev-"+strconv.Itoa(os.Getpid()), &specs.LinuxResources{})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, cg.delete()) }()
+		list, err := os.ReadFile(filepath.Join(cg.v1["devices"], "devices.list"))
+		require.NoError(t, err)
+		require.NotContains(t, string(list), "a *:* rwm")
+		got := runDeviceProbe(t, nil, func(pid int) {
+			require.NoError(t, writeCgroupFile(cg.v1["devices"], "cgroup.procs", strconv.Itoa(pid)))
+		})
+		require.Equal(t, want, got)
+	})
+	t.Run("v2", func(t *testing.T) {
+		unified := map[string]string{layoutUnified: cgroupRoot, layoutHybrid: filepath.Join(cgroupRoot, "unified")}[CgroupMode()]
+		if unified == "" {
+			t.Skip("no cgroup2 hierarchy")
+		}
+		dir := filepath.Join(unified, "gvmm-test-dev-"+strconv.Itoa(os.Getpid()))
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		defer func() { _ = unix.Rmdir(dir) }()
+		require.NoError(t, attachDeviceFilter(dir, deviceRules(nil)))
+		fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		require.NoError(t, err)
+		defer unix.Close(fd)
+		require.Equal(t, want, runDeviceProbe(t, &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}, nil))
+	})
+}
+
+func TestDeviceRulesOrder(t *testing.T) {
+	bundle := []specs.LinuxDeviceCgroup{{Allow: true, Type: "b", Major: i64(8), Access: "r"}}
+	rules := deviceRules(bundle)
+	require.Equal(t, denyAllDevices, rules[0], "deny all first")
+	require.Equal(t, bundle[0], rules[1], "then the bundle's")
+	require.Equal(t, defaultDeviceRules, rules[2:], "then the defaults")
+	prog, err := deviceProgram(nil)
+	require.NoError(t, err)
+	last := prog[len(prog)-2]
+	require.Equal(t, bpfInsn{code: bpfMov64K, dst: regR0, imm: 0}, last, "no match is a deny")
 }

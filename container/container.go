@@ -80,6 +80,13 @@ func Start(opts Options) (_ *Container, err error) {
 	if err := Validate(opts.Spec); err != nil {
 		return nil, err
 	}
+	// The veth's container end is configured from inside the container's
+	// network namespace; without one of its own that would be the
+	// host's, and --net would add eth0, an address and a default route
+	// to the host.
+	if opts.Net && !hasNamespace(opts.Spec.Linux, specs.NetworkNamespace) {
+		return nil, fmt.Errorf("--net needs a network namespace: add {\"type\": \"network\"} to linux.namespaces in config.json: %w", ErrBadSpec)
+	}
 	if traceEnabled {
 		fmt.Fprintf(os.Stderr, "gvmm: trace start-at %d us\n", ready.Since().Microseconds())
 	}
@@ -147,7 +154,7 @@ func (c *Container) prepare(opts Options) ([]byte, string, *os.File, error) {
 		traceStep("cgroup", t0)
 		if r.err == nil {
 			tPlan := time.Now()
-			r.plan, r.err = buildPlan(opts.Spec, r.cg.mountDirs())
+			r.plan, r.err = buildPlan(opts.Spec, r.cg.view())
 			traceStep("plan", tPlan)
 		}
 		prep <- r

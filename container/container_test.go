@@ -3,6 +3,7 @@ package container
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -129,12 +130,40 @@ func TestFaults(t *testing.T) {
 			before := cgroupCount(t)
 			_, err := Start(Options{Spec: tt.spec, RunDir: dir})
 			require.ErrorIs(t, err, tt.want)
-			entries, _ := os.ReadDir(dir)
-			for _, e := range entries {
-				require.Equal(t, "lock", e.Name(), "state left behind")
-			}
+			requireNoState(t, dir)
 			require.Equal(t, before, cgroupCount(t), "cgroup left behind")
 		})
+	}
+}
+
+// TestNetNeedsANetworkNamespace is the regression test for --net with a
+// bundle that shares the host's network namespace: it used to add eth0,
+// an address and a default route to the host. Now it is refused before
+// anything is created.
+func TestNetNeedsANetworkNamespace(t *testing.T) {
+	root := testRootfs(t)
+	spec := DefaultSpec(root, []string{"/bin/true"})
+	dropNamespace(spec, specs.NetworkNamespace)
+	linksBefore, err := net.Interfaces()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	_, err = Start(Options{Spec: spec, RunDir: dir, Net: true})
+	require.ErrorIs(t, err, ErrBadSpec)
+	require.Contains(t, err.Error(), "network namespace")
+	linksAfter, err := net.Interfaces()
+	require.NoError(t, err)
+	require.Equal(t, len(linksBefore), len(linksAfter), "no link added to the host")
+	requireNoState(t, dir)
+}
+
+// requireNoState checks that the run directory holds no container's
+// state: only the store's lock and the empty directory the sealed init's
+// overlay uses (sealed.go), both shared by every container.
+func requireNoState(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		require.Contains(t, []string{"lock", "empty"}, e.Name(), "state left behind")
 	}
 }
 

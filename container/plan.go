@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -29,9 +30,9 @@ var rlimitByName = map[string]int{
 // buildPlan turns a validated spec into init's plan: every decision that
 // needs the spec (mount options, capability names, the seccomp profile,
 // which file a bind mount binds) is taken here, in the runtime, so that
-// init only performs system calls. cgroupDirs are the container's v1
-// cgroup directories for a "cgroup" mount (nil on v2).
-func buildPlan(spec *specs.Spec, cgroupDirs map[string]string) (*nsinit.Plan, error) {
+// init only performs system calls. cg is the container's own cgroup, what
+// a "cgroup" mount may show.
+func buildPlan(spec *specs.Spec, cg cgroupView) (*nsinit.Plan, error) {
 	l, proc := spec.Linux, spec.Process
 	p := &nsinit.Plan{
 		CgroupNS:        hasNamespace(l, specs.CgroupNamespace),
@@ -53,7 +54,7 @@ func buildPlan(spec *specs.Spec, cgroupDirs map[string]string) (*nsinit.Plan, er
 		p.RootPropagation = uint64(prop)
 	}
 	for _, m := range spec.Mounts {
-		steps, err := mountSteps(m, cgroupDirs)
+		steps, err := mountSteps(m, cg, hasNamespace(l, specs.CgroupNamespace))
 		if err != nil {
 			return nil, err
 		}
@@ -91,14 +92,23 @@ func buildPlan(spec *specs.Spec, cgroupDirs map[string]string) (*nsinit.Plan, er
 	return p, nil
 }
 
+// cgroupView is a container's own cgroup as a "cgroup" mount shows it:
+// on a v1 or hybrid host each joined controller's directory, on a unified
+// host the group's one directory.
+type cgroupView struct {
+	v1 map[string]string
+	v2 string
+}
+
 // mountSteps expands one entry of config.json "mounts" into init's steps.
-func mountSteps(m specs.Mount, cgroupDirs map[string]string) ([]nsinit.Mount, error) {
+// cgroupNS says whether the container has a cgroup namespace.
+func mountSteps(m specs.Mount, cg cgroupView, cgroupNS bool) ([]nsinit.Mount, error) {
 	p := parseMountOptions(m.Options)
 	if m.Type == "bind" {
 		p.flags |= unix.MS_BIND
 	}
 	if m.Type == "cgroup" || m.Type == "cgroup2" {
-		return cgroupMountSteps(m, p, cgroupDirs), nil
+		return cgroupMountSteps(m, p, cg, cgroupNS)
 	}
 	step := nsinit.Mount{Source: m.Source, Destination: m.Destination, Type: m.Type,
 		Flags: uint64(p.flags), Data: p.data, Propagation: uint64(p.propagation)}
@@ -122,30 +132,45 @@ func mountSteps(m specs.Mount, cgroupDirs map[string]string) ([]nsinit.Mount, er
 	return []nsinit.Mount{step}, nil
 }
 
-// cgroupMountSteps gives the container its cgroups at m.Destination. On a
-// unified (v2) host that is a cgroup2 mount, which shows the container's
-// own group when it has a cgroup namespace. On a v1 or hybrid host it is a
-// tmpfs holding one bind mount per controller of the container's own
-// directories (what runc does), so the container never sees its siblings.
-func cgroupMountSteps(m specs.Mount, p parsedMount, dirs map[string]string) []nsinit.Mount {
-	ro := p.flags & unix.MS_RDONLY
-	base := p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY)
-	if dirs == nil {
-		return []nsinit.Mount{{Source: "cgroup2", Destination: m.Destination, Type: "cgroup2", Flags: uint64(base | ro)}}
+// cgroupMountSteps gives the container its own cgroups at m.Destination,
+// never the host's tree, and read-only unless the options say "rw" (a
+// writable cgroup file system lets the container raise its own limits).
+//   - On a unified (v2) host with a cgroup namespace, a cgroup2 mount: the
+//     kernel roots it at the namespace's root, the container's group.
+//   - On a unified host without one, a cgroup2 mount would show the host's
+//     root group, so the container's directory is bound there instead.
+//   - On a v1 or hybrid host, a tmpfs holding one bind mount per joined
+//     controller of the container's own directories (what runc does), so
+//     the container never sees its siblings.
+func cgroupMountSteps(m specs.Mount, p parsedMount, cg cgroupView, cgroupNS bool) ([]nsinit.Mount, error) {
+	ro := uint64(unix.MS_RDONLY)
+	if slices.Contains(m.Options, "rw") && !slices.Contains(m.Options, "ro") {
+		ro = 0
 	}
-	steps := []nsinit.Mount{{Source: "tmpfs", Destination: m.Destination, Type: "tmpfs", Flags: uint64(base), Data: "mode=755"}}
-	names := make([]string, 0, len(dirs))
-	for name := range dirs {
+	base := uint64(p.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY))
+	if cg.v1 == nil {
+		if cgroupNS {
+			return []nsinit.Mount{{Source: "cgroup2", Destination: m.Destination, Type: "cgroup2", Flags: base | ro}}, nil
+		}
+		if cg.v2 == "" {
+			return nil, fmt.Errorf("config: mount %s: the container has no cgroup of its own to show: %w", m.Destination, ErrUnsupported)
+		}
+		return []nsinit.Mount{{Source: cg.v2, Destination: m.Destination,
+			Flags: unix.MS_BIND, Remount: base | ro | unix.MS_BIND}}, nil
+	}
+	steps := []nsinit.Mount{{Source: "tmpfs", Destination: m.Destination, Type: "tmpfs", Flags: base, Data: "mode=755"}}
+	names := make([]string, 0, len(cg.v1))
+	for name := range cg.v1 {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		steps = append(steps, nsinit.Mount{Source: dirs[name], Destination: filepath.Join(m.Destination, name),
-			Flags: unix.MS_BIND, Remount: uint64(base | ro | unix.MS_BIND)})
+		steps = append(steps, nsinit.Mount{Source: cg.v1[name], Destination: filepath.Join(m.Destination, name),
+			Flags: unix.MS_BIND, Remount: base | ro | unix.MS_BIND})
 	}
 	if ro != 0 {
 		steps = append(steps, nsinit.Mount{Kind: nsinit.KindRemount, Destination: m.Destination,
-			Flags: uint64(base | unix.MS_RDONLY)})
+			Flags: base | unix.MS_RDONLY})
 	}
-	return steps
+	return steps, nil
 }

@@ -104,6 +104,13 @@ func syscallNumber(name string) (uint32, bool) {
 	return 0, false
 }
 
+// foreignSyscall reports whether name is a system call of another
+// architecture only.
+func foreignSyscall(name string) bool {
+	i := sort.SearchStrings(foreignSyscalls, name)
+	return i < len(foreignSyscalls) && foreignSyscalls[i] == name
+}
+
 // Instruction helpers: BPF_LD|BPF_W|BPF_ABS loads the 32-bit word at k,
 // BPF_JMP compares the accumulator with k and skips jt or jf instructions,
 // BPF_RET returns k, BPF_ALU|BPF_AND masks the accumulator with k.

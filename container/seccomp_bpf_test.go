@@ -2,7 +2,12 @@ package container
 
 import (
 	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
 	"testing"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/require"
@@ -68,32 +73,104 @@ const (
 func TestSeccompDefaultProfile(t *testing.T) {
 	prog, err := assembleSeccomp(DefaultSeccomp())
 	require.NoError(t, err)
+	const retENOSYS = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+	x86 := uint32(unix.AUDIT_ARCH_X86_64)
 	tests := []struct {
-		name string
-		arch uint32
-		nr   uint32
-		want uint32
+		name  string
+		arch  uint32
+		nr    uint32
+		flags uint64 // the first argument
+		want  uint32
 	}{
-		{"mount denied", unix.AUDIT_ARCH_X86_64, unix.SYS_MOUNT, retEPERM},
-		{"unshare denied", unix.AUDIT_ARCH_X86_64, unix.SYS_UNSHARE, retEPERM},
-		{"ptrace denied", unix.AUDIT_ARCH_X86_64, unix.SYS_PTRACE, retEPERM},
-		{"the last denied name", unix.AUDIT_ARCH_X86_64, unix.SYS_USERFAULTFD, retEPERM},
-		{"read allowed", unix.AUDIT_ARCH_X86_64, unix.SYS_READ, retAllow},
-		{"clone3 allowed", unix.AUDIT_ARCH_X86_64, unix.SYS_CLONE3, retAllow},
-		{"x32 ABI refused", unix.AUDIT_ARCH_X86_64, x32SyscallBit | unix.SYS_MOUNT, unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+		{"mount denied", x86, unix.SYS_MOUNT, 0, retEPERM},
+		{"unshare denied", x86, unix.SYS_UNSHARE, 0, retEPERM},
+		{"ptrace denied", x86, unix.SYS_PTRACE, 0, retEPERM},
+		{"the last denied name", x86, unix.SYS_USERFAULTFD, 0, retEPERM},
+		{"open_tree_attr denied (Linux 6.15)", x86, 467, 0, retEPERM},
+		{"read allowed", x86, unix.SYS_READ, 0, retAllow},
+		{"mseal allowed (Linux 6.10)", x86, 462, 0, retAllow},
+		// fork(2) is clone(SIGCHLD); threads add CLONE_VM and friends.
+		{"clone for fork allowed", x86, unix.SYS_CLONE, uint64(unix.SIGCHLD), retAllow},
+		{"clone for a thread allowed", x86, unix.SYS_CLONE, unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES |
+			unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_SETTLS, retAllow},
+		{"clone with a user namespace denied", x86, unix.SYS_CLONE, unix.CLONE_NEWUSER | uint64(unix.SIGCHLD), retEPERM},
+		{"clone with a network namespace denied", x86, unix.SYS_CLONE, unix.CLONE_NEWNET, retEPERM},
+		{"clone with a mount namespace denied", x86, unix.SYS_CLONE, unix.CLONE_NEWNS, retEPERM},
+		{"clone with high bits and a namespace denied", x86, unix.SYS_CLONE, 1<<32 | unix.CLONE_NEWPID, retEPERM},
+		{"clone3 is ENOSYS: the C library falls back to clone", x86, unix.SYS_CLONE3, 0, retENOSYS},
+		{"x32 ABI refused", x86, x32SyscallBit | unix.SYS_MOUNT, 0, retENOSYS},
 		// The rules are x86_64 numbers; an i386 call (int 0x80) with the
 		// same number is another call, so it must not fall through to an
 		// allowing default: mount is 21 there.
-		{"i386 ABI refused", unix.AUDIT_ARCH_I386, 21, unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+		{"i386 ABI refused", unix.AUDIT_ARCH_I386, 21, 0, retENOSYS},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, runFilter(t, prog, tt.arch, tt.nr, [6]uint64{}), tt.name)
+		require.Equal(t, tt.want, runFilter(t, prog, tt.arch, tt.nr, [6]uint64{tt.flags}), tt.name)
 	}
 	for _, name := range deniedSyscalls {
 		if nr, ok := syscallNumber(name); ok {
 			require.Equal(t, uint32(retEPERM), runFilter(t, prog, unix.AUDIT_ARCH_X86_64, nr, [6]uint64{}), name)
 		}
 	}
+}
+
+// TestDefaultSeccompInTheKernel loads the default profile into a child
+// process (this test binary again, as a helper) and makes the calls for
+// real: the kernel, not the test's BPF interpreter, must refuse them.
+func TestDefaultSeccompInTheKernel(t *testing.T) {
+	if os.Getenv("GVMM_SECCOMP_HELPER") == "1" {
+		seccompHelper()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDefaultSeccompInTheKernel$")
+	cmd.Env = append(os.Environ(), "GVMM_SECCOMP_HELPER=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "clone(CLONE_NEWUSER): operation not permitted\n")
+	require.Contains(t, string(out), "clone(CLONE_NEWNET): operation not permitted\n")
+	require.Contains(t, string(out), "unshare(CLONE_NEWUSER): operation not permitted\n")
+	require.Contains(t, string(out), "clone3: function not implemented\n")
+	require.Contains(t, string(out), "fork: ok\n")
+}
+
+// seccompHelper runs in the child of TestDefaultSeccompInTheKernel.
+func seccompHelper() {
+	prog, err := assembleSeccomp(DefaultSeccomp())
+	if err != nil {
+		fmt.Println("assemble:", err)
+		os.Exit(1)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		fmt.Println("no_new_privs:", err)
+		os.Exit(1)
+	}
+	// TSYNC: every thread of the Go runtime gets the filter.
+	if err := loadFilterAllThreads(prog); err != nil {
+		fmt.Println("seccomp:", err)
+		os.Exit(1)
+	}
+	runtime.LockOSThread()
+	try := func(name string, nr, a0 uintptr) {
+		pid, _, e := unix.RawSyscall6(nr, a0, 0, 0, 0, 0, 0)
+		switch {
+		case e != 0:
+			fmt.Printf("%s: %v\n", name, e)
+		case nr != unix.SYS_UNSHARE && pid == 0:
+			unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0) // the child of a clone that got through
+		default:
+			if nr != unix.SYS_UNSHARE {
+				var ws unix.WaitStatus
+				_, _ = unix.Wait4(int(pid), &ws, 0, nil)
+			}
+			fmt.Printf("%s: ok\n", name)
+		}
+	}
+	try("clone(CLONE_NEWUSER)", unix.SYS_CLONE, unix.CLONE_NEWUSER|uintptr(unix.SIGCHLD))
+	try("clone(CLONE_NEWNET)", unix.SYS_CLONE, unix.CLONE_NEWNET|uintptr(unix.SIGCHLD))
+	try("unshare(CLONE_NEWUSER)", unix.SYS_UNSHARE, unix.CLONE_NEWUSER)
+	try("clone3", unix.SYS_CLONE3, 0)
+	try("fork", unix.SYS_CLONE, uintptr(unix.SIGCHLD))
+	os.Exit(0)
 }
 
 // TestSeccompConditions checks every comparison against Go's own on 64-bit
@@ -150,7 +227,7 @@ func TestSeccompAllConditionsMustHold(t *testing.T) {
 			{Index: 0, Value: unix.AF_PACKET, Op: specs.OpEqualTo},
 			{Index: 1, Value: unix.SOCK_RAW, Op: specs.OpEqualTo},
 		}},
-		{Names: []string{"no_such_call", "reboot"}, Action: specs.ActErrno},
+		{Names: []string{"socketcall", "reboot"}, Action: specs.ActErrno},
 	}}
 	prog, err := assembleSeccomp(profile)
 	require.NoError(t, err)
@@ -160,7 +237,7 @@ func TestSeccompAllConditionsMustHold(t *testing.T) {
 	require.Equal(t, uint32(retEPERM), call(unix.SYS_SOCKET, unix.AF_PACKET, unix.SOCK_RAW))
 	require.Equal(t, uint32(retAllow), call(unix.SYS_SOCKET, unix.AF_PACKET, unix.SOCK_DGRAM))
 	require.Equal(t, uint32(retAllow), call(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_RAW))
-	require.Equal(t, uint32(retEPERM), call(unix.SYS_REBOOT, 0, 0), "unknown names are skipped, the rest kept")
+	require.Equal(t, uint32(retEPERM), call(unix.SYS_REBOOT, 0, 0), "other architectures' names are skipped, the rest kept")
 }
 
 func TestSeccompRefuses(t *testing.T) {
@@ -187,4 +264,36 @@ func TestSeccompRefuses(t *testing.T) {
 	}
 	_, err := assembleSeccomp(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: groups})
 	require.ErrorIs(t, err, ErrBadSpec, "over BPF_MAXINSNS")
+}
+
+// TestSeccompUnknownNames: a name only other architectures have is
+// skipped (profiles such as Docker's list them for every architecture);
+// a name no architecture has is refused, so a profile that means to deny
+// it does not silently allow it.
+func TestSeccompUnknownNames(t *testing.T) {
+	for _, name := range []string{"socketcall", "_llseek", "vm86", "breakpoint", "s390_pci_mmio_read", "riscv_flush_icache"} {
+		_, _, err := seccompRules(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{name}, Action: specs.ActErrno}}})
+		require.NoError(t, err, name)
+	}
+	for _, name := range []string{"listmount", "statmount", "mseal", "open_tree_attr", "listns"} {
+		_, ok := syscallNumber(name)
+		require.True(t, ok, "%s is in the table (%s)", name, syscallHeaders)
+	}
+	_, _, err := seccompRules(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"reboot", "no_such_call"}, Action: specs.ActErrno}}})
+	require.ErrorIs(t, err, ErrBadSpec)
+	require.Contains(t, err.Error(), `"no_such_call"`)
+}
+
+// loadFilterAllThreads installs filter on every thread of the process
+// (seccomp(2) SECCOMP_FILTER_FLAG_TSYNC).
+func loadFilterAllThreads(filter []unix.SockFilter) error {
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC,
+		uintptr(unsafe.Pointer(&prog)))
+	if e != 0 {
+		return e
+	}
+	return nil
 }

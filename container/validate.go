@@ -118,6 +118,11 @@ func validateLinux(l *specs.Linux) error {
 	if err := validateResources(l.Resources); err != nil {
 		return err
 	}
+	for key := range l.Sysctl {
+		if err := validateSysctl(l, key); err != nil {
+			return err
+		}
+	}
 	if l.IntelRdt != nil || l.Personality != nil || l.MountLabel != "" || len(l.NetDevices) > 0 {
 		return fmt.Errorf("config: linux.intelRdt/personality/mountLabel/netDevices: %w", ErrUnsupported)
 	}
@@ -175,6 +180,48 @@ func validateResources(r *specs.LinuxResources) error {
 	}
 	if _, err := deviceProgram(r.Devices); err != nil {
 		return err
+	}
+	return nil
+}
+
+// ipcSysctls are the System V IPC sysctls an IPC namespace has copies of
+// (ipc_namespaces(7)); fs.mqueue.* are its POSIX message queue ones.
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// utsSysctls are the two a UTS namespace has copies of (uts_namespaces(7)).
+var utsSysctls = map[string]bool{"kernel.hostname": true, "kernel.domainname": true}
+
+// validateSysctl accepts a linux.sysctl key only when the container has
+// its own copy of it: init writes the keys to /proc/sys with every
+// capability still held, so a global one (kernel.core_pattern,
+// kernel.modprobe, vm.*) would change the host, and core_pattern runs a
+// program of the container's choosing as host root. The same list as
+// runc's: IPC ones with an IPC namespace, hostname and domainname with a
+// UTS namespace, net.* with a network namespace. The key is also a path
+// under /proc/sys, so it must be plain words: no "..", no empty parts.
+func validateSysctl(l *specs.Linux, key string) error {
+	dotted := strings.ReplaceAll(key, "/", ".")
+	for _, part := range strings.Split(dotted, ".") {
+		if part == "" || strings.Trim(part, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+			return fmt.Errorf("config: sysctl %q: give a name such as net.ipv4.ip_forward: %w", key, ErrBadSpec)
+		}
+	}
+	var ns specs.LinuxNamespaceType
+	switch {
+	case ipcSysctls[dotted] || strings.HasPrefix(dotted, "fs.mqueue."):
+		ns = specs.IPCNamespace
+	case utsSysctls[dotted]:
+		ns = specs.UTSNamespace
+	case strings.HasPrefix(dotted, "net."):
+		ns = specs.NetworkNamespace
+	default:
+		return fmt.Errorf("config: sysctl %q is not namespaced, so it would change the host: remove it: %w", key, ErrUnsupported)
+	}
+	if !hasNamespace(l, ns) {
+		return fmt.Errorf("config: sysctl %q needs a %s namespace (add it to linux.namespaces): %w", key, ns, ErrUnsupported)
 	}
 	return nil
 }

@@ -45,11 +45,43 @@ func TestValidate(t *testing.T) {
 		{"extra devices", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/sda"}} }, ErrUnsupported},
 		{"relative mount", func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "x"}) }, ErrBadSpec},
 		{"seccomp notify", func(s *specs.Spec) { s.Linux.Seccomp.DefaultAction = specs.ActNotify }, ErrUnsupported},
-		{"seccomp errno other than EPERM", func(s *specs.Spec) {
+		{"seccomp errno ENOSYS", func(s *specs.Spec) {
 			e := uint(38)
-			s.Linux.Seccomp.Syscalls[0].ErrnoRet = &e
-		}, ErrUnsupported},
+			s.Linux.Seccomp.Syscalls[len(s.Linux.Seccomp.Syscalls)-1].ErrnoRet = &e
+		}, nil},
+		{"seccomp errno beyond MAX_ERRNO", func(s *specs.Spec) {
+			e := uint(4096)
+			s.Linux.Seccomp.Syscalls[len(s.Linux.Seccomp.Syscalls)-1].ErrnoRet = &e
+		}, ErrBadSpec},
+		{"seccomp unknown name", func(s *specs.Spec) {
+			s.Linux.Seccomp.Syscalls[0].Names = append(s.Linux.Seccomp.Syscalls[0].Names, "open_tree_atr")
+		}, ErrBadSpec},
 		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "x" }, ErrUnsupported},
+		// linux.sysctl: only keys the container has its own copy of.
+		{"sysctl net with netns", sysctl("net.ipv4.ip_forward"), nil},
+		{"sysctl net with slashes", sysctl("net/ipv4/ip_forward"), nil},
+		{"sysctl ipc", sysctl("kernel.shmmax"), nil},
+		{"sysctl mqueue", sysctl("fs.mqueue.msg_max"), nil},
+		{"sysctl uts", sysctl("kernel.domainname"), nil},
+		{"sysctl core_pattern", sysctl("kernel.core_pattern"), ErrUnsupported},
+		{"sysctl modprobe", sysctl("kernel.modprobe"), ErrUnsupported},
+		{"sysctl vm", sysctl("vm.overcommit_memory"), ErrUnsupported},
+		{"sysctl fs not mqueue", sysctl("fs.file-max"), ErrUnsupported},
+		{"sysctl traversal", sysctl("net/../kernel/core_pattern"), ErrBadSpec},
+		{"sysctl traversal dotted", sysctl("net.ipv4.../../kernel.core_pattern"), ErrBadSpec},
+		{"sysctl empty part", sysctl("net..ipv4"), ErrBadSpec},
+		{"sysctl net without netns", func(s *specs.Spec) {
+			dropNamespace(s, specs.NetworkNamespace)
+			sysctl("net.ipv4.ip_forward")(s)
+		}, ErrUnsupported},
+		{"sysctl ipc without ipcns", func(s *specs.Spec) {
+			dropNamespace(s, specs.IPCNamespace)
+			sysctl("kernel.msgmax")(s)
+		}, ErrUnsupported},
+		{"sysctl uts without utsns", func(s *specs.Spec) {
+			dropNamespace(s, specs.UTSNamespace)
+			sysctl("kernel.hostname")(s)
+		}, ErrUnsupported},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +95,22 @@ func TestValidate(t *testing.T) {
 			require.ErrorIs(t, err, tt.want)
 		})
 	}
+}
+
+// sysctl returns an edit that asks for key = 1.
+func sysctl(key string) func(*specs.Spec) {
+	return func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{key: "1"} }
+}
+
+// dropNamespace removes namespace type t from s.
+func dropNamespace(s *specs.Spec, t specs.LinuxNamespaceType) {
+	var keep []specs.LinuxNamespace
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type != t {
+			keep = append(keep, ns)
+		}
+	}
+	s.Linux.Namespaces = keep
 }
 
 func TestParseMemory(t *testing.T) {
@@ -110,7 +158,12 @@ func TestDefaultSeccompAssembles(t *testing.T) {
 	rules, def, err := seccompRules(DefaultSeccomp())
 	require.NoError(t, err)
 	require.Equal(t, uint32(unix.SECCOMP_RET_ALLOW), def)
-	require.Len(t, rules, len(deniedSyscalls)-countUnknown(deniedSyscalls), "one rule per call x86_64 has")
+	// clone, once per namespace flag, clone3, then one rule per denied
+	// call x86_64 has.
+	require.Len(t, rules, len(cloneNamespaceFlags)+1+len(deniedSyscalls)-countUnknown(deniedSyscalls))
+	for _, r := range rules {
+		require.NotEqual(t, def, r.action, "every rule denies: libseccomp drops rules with the default's action")
+	}
 	filter, err := assembleSeccomp(DefaultSeccomp())
 	require.NoError(t, err)
 	require.Greater(t, len(filter), len(rules), "one comparison per denied call at least")

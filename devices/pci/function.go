@@ -81,6 +81,8 @@ type Function struct {
 	intxWanted bool // the device asserts INTx (virtio: ISR != 0)
 	intxMasked bool // CommandINTxDisable, mirrored from cfg
 	intxLine   bool // what we last drove on irq
+
+	log devices.GuestLog // for what the guest can repeat: BAR conflicts
 }
 
 // NewFunction builds a function from its header, up to six BARs (a 64-bit
@@ -275,7 +277,7 @@ func (f *Function) remapBARs() {
 		if err := f.mmio.Register(name, want, b.Size, b.Device); err != nil {
 			// The guest chose a bad address; the BAR stays unreachable
 			// until it picks another, as on hardware with a conflict.
-			slog.Warn("pci: cannot map BAR", "device", f.name, "bar", i, "addr", fmt.Sprintf("%#x", want), "err", err)
+			f.log.Warn("pci: cannot map BAR", "device", f.name, "bar", i, "addr", fmt.Sprintf("%#x", want), "err", err)
 			continue
 		}
 		f.mapped[i] = want

@@ -3,7 +3,6 @@ package pci
 import (
 	"encoding/binary"
 	"fmt"
-	"log/slog"
 	"sync"
 
 	"gvmm/devices"
@@ -60,6 +59,8 @@ type MSIX struct {
 	bar         uint8
 	tableOffset uint32
 	pbaOffset   uint32
+
+	log devices.GuestLog // delivery failures, which the guest can repeat
 }
 
 // NewMSIX returns an MSI-X capability of n vectors whose table is at
@@ -126,7 +127,7 @@ func (m *MSIX) Signal(vector uint16) {
 func (m *MSIX) send(v *msixVector) {
 	v.pending = false
 	if err := m.sig.SignalMSI(v.addr, v.data); err != nil {
-		slog.Error("pci: MSI-X delivery failed", "addr", fmt.Sprintf("%#x", v.addr), "data", v.data, "err", err)
+		m.log.Error("pci: MSI-X delivery failed", "addr", fmt.Sprintf("%#x", v.addr), "data", v.data, "err", err)
 	}
 }
 

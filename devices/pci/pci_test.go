@@ -1,7 +1,11 @@
 package pci
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -209,4 +213,58 @@ func TestRootWindowAndBusFull(t *testing.T) {
 	f, _ := NewFunction("f", Header{}, nil, nil)
 	_, err = root.Add(f, nil, 0)
 	assert.ErrorIs(t, err, ErrBusFull)
+}
+
+// TestBARConflictLogIsRateLimited is the regression test for a guest that
+// writes a conflicting BAR address in a loop: each write was a host log
+// line.
+func TestBARConflictLogIsRateLimited(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+
+	b := newBus(t)
+	fn, err := NewFunction("dup", Header{VendorID: 0x1af4, DeviceID: 0x1043},
+		[]BAR{{Size: 0x4000, Device: &regs{}}, {Size: 0x4000, Device: &regs{}}}, nil)
+	require.NoError(t, err)
+	_, err = b.root.Add(fn, &line{}, 5)
+	require.NoError(t, err)
+	const at = window + 0x10000
+	b.cfgWrite(1, BAR0Offset, 4, at)
+	b.cfgWrite(1, CommandOffset, 2, CommandMemorySpace)
+	for i := 0; i < 20000; i++ {
+		b.cfgWrite(1, BAR0Offset+4, 4, at) // BAR1 onto BAR0: cannot be mapped
+	}
+	assert.Equal(t, at, int(fn.BARAddress(0)), "BAR0 still mapped")
+	n := strings.Count(buf.String(), "cannot map BAR")
+	assert.Positive(t, n, "the conflict is logged")
+	assert.LessOrEqual(t, n, 10, "but not 20,000 times")
+}
+
+// failingMSI refuses every message, as KVM_SIGNAL_MSI does for an address
+// outside the APIC's window.
+type failingMSI struct{}
+
+func (failingMSI) SignalMSI(uint64, uint32) error { return errors.New("invalid MSI address") }
+
+// TestMSIXDeliveryFailureLogIsRateLimited is the regression test for a
+// guest that programs a vector with a bad address: every interrupt was a
+// host log line.
+func TestMSIXDeliveryFailureLogIsRateLimited(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+
+	m, err := NewMSIX(1, 0, 0, 0x800, failingMSI{})
+	require.NoError(t, err)
+	m.Table().Write(msixEntryControl, le32(0)) // unmask vector 0
+	m.enabled = true                           // as the guest's Message Control write does
+	for i := 0; i < 20000; i++ {
+		m.Signal(0)
+	}
+	n := strings.Count(buf.String(), "MSI-X delivery failed")
+	assert.Positive(t, n)
+	assert.LessOrEqual(t, n, 10)
 }

@@ -1,7 +1,7 @@
 package power
 
 import (
-	"log/slog"
+	"gvmm/devices"
 	"sync"
 )
 
@@ -35,6 +35,8 @@ type Device struct {
 
 	mu     sync.Mutex
 	status uint8 // the sleep status register
+
+	log devices.GuestLog // for unsupported values, which the guest can repeat
 }
 
 // Read returns a register. Only the sleep status register has a value; the
@@ -74,7 +76,7 @@ func (d *Device) Write(offset uint64, data []byte) {
 			d.PowerOff()
 			return
 		}
-		slog.Warn("ACPI sleep control: unsupported sleep type, staying awake", "slp_typ", typ)
+		d.log.Warn("ACPI sleep control: unsupported sleep type, staying awake", "slp_typ", typ)
 		d.mu.Lock()
 		d.status |= wakeStatus
 		d.mu.Unlock()
@@ -87,6 +89,6 @@ func (d *Device) Write(offset uint64, data []byte) {
 			d.ResetMachine()
 			return
 		}
-		slog.Warn("ACPI reset register: ignoring a value that is not RESET_VALUE", "value", v)
+		d.log.Warn("ACPI reset register: ignoring a value that is not RESET_VALUE", "value", v)
 	}
 }

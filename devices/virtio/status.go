@@ -27,7 +27,7 @@ func (t *Transport) writeStatus(v uint8) {
 	added := v &^ old
 	if added&StatusFeaturesOK != 0 {
 		if err := t.checkFeatures(); err != nil {
-			slog.Warn("virtio: features refused", "device", t.name, "err", err)
+			t.log.Warn("virtio: features refused", "device", t.name, "err", err)
 			v &^= StatusFeaturesOK
 		}
 	}

@@ -75,6 +75,8 @@ type Transport struct {
 	queueVectors []uint16    // queue_msix_vector of each queue
 	irqQueues    []*Queue    // the active queues, to find a queue's vector
 	notifyActive atomic.Bool // DRIVER_OK and not broken: pass kicks on
+
+	log devices.GuestLog // refused feature sets and broken rings, which the guest can repeat
 }
 
 // NewTransport wraps dev in a virtio PCI function. name is used in logs
@@ -344,7 +346,9 @@ func (t *Transport) fail(err error) {
 	t.raiseLocked(ISRConfig, nil) // the driver sees both at once
 	t.irqMu.Unlock()
 	if first {
-		slog.Error("virtio: device needs reset", "device", t.name, "err", err)
+		// Once per breakage; a guest that resets and breaks the ring in
+		// a loop is rate-limited too.
+		t.log.Error("virtio: device needs reset", "device", t.name, "err", err)
 	}
 }
 

@@ -2,6 +2,8 @@ package virtio_test
 
 import (
 	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -258,4 +260,28 @@ func TestTransportINTxDisable(t *testing.T) {
 	assert.True(t, r.m.Line.Level(), "unmasking asserts the pending interrupt")
 	r.d.ReadISR()
 	assert.False(t, r.m.Line.Level())
+}
+
+// TestRefusedFeaturesLogIsRateLimited is the regression test for a driver
+// that asks for FEATURES_OK with a refused set in a loop: each attempt was
+// a host log line.
+func TestRefusedFeaturesLogIsRateLimited(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	defer slog.SetDefault(old)
+
+	r := newConsoleRig(t)
+	for i := 0; i < 10000; i++ {
+		r.d.SetStatus(0)
+		r.d.SetStatus(virtio.StatusAcknowledge | virtio.StatusDriver)
+		r.d.WriteFeatures(1 << 40) // never offered, and no VERSION_1
+		r.d.SetStatus(virtio.StatusAcknowledge | virtio.StatusDriver | virtio.StatusFeaturesOK)
+	}
+	assert.Zero(t, r.d.Status()&virtio.StatusFeaturesOK, "still refused")
+	n := strings.Count(buf.String(), "features refused")
+	assert.Positive(t, n, "the refusal is logged")
+	assert.LessOrEqual(t, n, 10, "but not 10,000 times")
+	_, err := r.d.Negotiate(^uint64(0))
+	require.NoError(t, err, "a good driver still gets in")
 }
