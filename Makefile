@@ -79,6 +79,14 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; done
 
+# fuzz-long: every fuzz target for FUZZ_LONG_TIME each (default 5m; or a
+# count, FUZZ_LONG_TIME=1000000x), the grown corpus copied into
+# testdata/fuzz (FUZZ_KEEP=0: not), a summary of executions and findings
+# per target in build/fuzz-long.tsv. See internal/fuzz-long.sh.
+.PHONY: fuzz-long
+fuzz-long:
+	GO=$(GO) internal/fuzz-long.sh
+
 # kvm-tests: every test that needs /dev/kvm (every test that calls
 # kvmtest.Require), built as static test binaries with their test guests
 # and artefacts, run with GVMM_REQUIRE_KVM=1 so that none can skip: on the

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"runtime"
 	"testing"
-	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/require"
@@ -284,16 +283,4 @@ func TestSeccompUnknownNames(t *testing.T) {
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"reboot", "no_such_call"}, Action: specs.ActErrno}}})
 	require.ErrorIs(t, err, ErrBadSpec)
 	require.Contains(t, err.Error(), `"no_such_call"`)
-}
-
-// loadFilterAllThreads installs filter on every thread of the process
-// (seccomp(2) SECCOMP_FILTER_FLAG_TSYNC).
-func loadFilterAllThreads(filter []unix.SockFilter) error {
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC,
-		uintptr(unsafe.Pointer(&prog)))
-	if e != 0 {
-		return e
-	}
-	return nil
 }

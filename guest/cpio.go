@@ -45,6 +45,12 @@ func writeCPIOFile(dst string, records []cpio.Record) (err error) {
 	buf := bufio.NewWriter(tmp)
 	w := cpio.Newc.Writer(buf)
 	for _, r := range records {
+		// newc stores the name NUL-terminated, so one with a NUL in
+		// it would read back cut short; an empty name would be
+		// written as "." (cpio.Normalize), the archive's root.
+		if r.Name == "" || strings.ContainsRune(r.Name, 0) {
+			return fmt.Errorf("%w: entry name %q", ErrBadArchive, r.Name)
+		}
 		if err := w.WriteRecord(r); err != nil {
 			return fmt.Errorf("write %s to initramfs: %w", r.Name, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -107,8 +108,9 @@ func run() error {
 	}
 	// The handle init was executed from is of no use to the workload.
 	unix.Close(ExeFD)
-	unix.CloseOnExec(ErrorFD)
-	unix.CloseOnExec(PlanFD)
+	if err := closeInherited(); err != nil {
+		return err
+	}
 	p, err := readPlan()
 	if err != nil {
 		return err
@@ -172,4 +174,30 @@ func loopbackUp() error {
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	return wrap("loopback up", unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr))
+}
+
+// closeInherited marks every descriptor above ReadyFD close-on-exec, so
+// that the workload keeps only its standard streams and the READY pipe.
+// Init's own (the plan, the error pipe, the console socket) close at the
+// exec, and so does anything init inherited by accident: Go's exec passes
+// on every descriptor its parent left without O_CLOEXEC, and the runtime
+// cannot know what the program that started it left open. A leaked
+// descriptor of a host directory is a way out of the root: runc's
+// CVE-2024-21626 was one, reached through a workdir of /proc/self/fd/N.
+func closeInherited() error {
+	err := unix.CloseRange(ReadyFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	// Before Linux 5.11 (close_range's CLOEXEC flag): one by one.
+	entries, rerr := os.ReadDir("/proc/self/fd")
+	if rerr != nil {
+		return wrap("close inherited descriptors", err)
+	}
+	for _, e := range entries {
+		if fd, perr := strconv.Atoi(e.Name()); perr == nil && fd > ReadyFD {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
