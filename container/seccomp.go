@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"gvmm/internal/seccomp"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -82,11 +83,11 @@ var seccompActions = map[specs.LinuxSeccompAction]uint32{
 const maxErrno = 4095
 
 // seccompOps maps the OCI argument comparisons.
-var seccompOps = map[specs.LinuxSeccompOperator]seccompOp{
-	specs.OpEqualTo: opEqual, specs.OpNotEqual: opNotEqual,
-	specs.OpLessThan: opLessThan, specs.OpLessEqual: opLessEqual,
-	specs.OpGreaterThan: opGreaterThan, specs.OpGreaterEqual: opGreaterEqual,
-	specs.OpMaskedEqual: opMaskedEqual,
+var seccompOps = map[specs.LinuxSeccompOperator]seccomp.Op{
+	specs.OpEqualTo: seccomp.Equal, specs.OpNotEqual: seccomp.NotEqual,
+	specs.OpLessThan: seccomp.LessThan, specs.OpLessEqual: seccomp.LessEqual,
+	specs.OpGreaterThan: seccomp.GreaterThan, specs.OpGreaterEqual: seccomp.GreaterEqual,
+	specs.OpMaskedEqual: seccomp.MaskedEqual,
 }
 
 func seccompAction(a specs.LinuxSeccompAction, errno *uint) (uint32, error) {
@@ -115,8 +116,8 @@ func seccompAction(a specs.LinuxSeccompAction, errno *uint) (uint32, error) {
 // nothing on x86_64 and is skipped; a name no architecture has is refused,
 // since a profile meant to deny it would silently not. Other
 // architectures in the profile are ignored: the filter refuses every call
-// through another ABI (i386, x32) with ENOSYS, see compileSeccomp.
-func seccompRules(s *specs.LinuxSeccomp) ([]seccompRule, uint32, error) {
+// through another ABI (i386, x32) with ENOSYS, see seccomp.Compile.
+func seccompRules(s *specs.LinuxSeccomp) ([]seccomp.Rule, uint32, error) {
 	if len(s.Flags) > 0 || s.ListenerPath != "" {
 		return nil, 0, fmt.Errorf("config: seccomp flags/listenerPath: %w", ErrUnsupported)
 	}
@@ -124,7 +125,7 @@ func seccompRules(s *specs.LinuxSeccomp) ([]seccompRule, uint32, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	var rules []seccompRule
+	var rules []seccomp.Rule
 	for _, sc := range s.Syscalls {
 		act, err := seccompAction(sc.Action, sc.ErrnoRet)
 		if err != nil {
@@ -138,7 +139,7 @@ func seccompRules(s *specs.LinuxSeccomp) ([]seccompRule, uint32, error) {
 			nr, ok := syscallNumber(name)
 			switch {
 			case ok:
-				rules = append(rules, seccompRule{nr: nr, conds: conds, action: act})
+				rules = append(rules, seccomp.Rule{Nr: nr, Conds: conds, Action: act})
 			case !foreignSyscall(name):
 				return nil, 0, fmt.Errorf("config: seccomp: no architecture has a system call %q (table: %s): %w",
 					name, syscallHeaders, ErrBadSpec)
@@ -151,8 +152,8 @@ func seccompRules(s *specs.LinuxSeccomp) ([]seccompRule, uint32, error) {
 // maxSyscallArgs is the number of system call arguments seccomp sees.
 const maxSyscallArgs = 6
 
-func seccompConditions(args []specs.LinuxSeccompArg) ([]seccompCond, error) {
-	var conds []seccompCond
+func seccompConditions(args []specs.LinuxSeccompArg) ([]seccomp.Cond, error) {
+	var conds []seccomp.Cond
 	for _, a := range args {
 		op, ok := seccompOps[a.Op]
 		if !ok {
@@ -163,7 +164,7 @@ func seccompConditions(args []specs.LinuxSeccompArg) ([]seccompCond, error) {
 				a.Index, maxSyscallArgs, ErrBadSpec)
 		}
 		// SCMP_CMP_MASKED_EQ: value is the mask, valueTwo the datum.
-		conds = append(conds, seccompCond{arg: a.Index, op: op, value: a.Value, datum: a.ValueTwo})
+		conds = append(conds, seccomp.Cond{Arg: a.Index, Op: op, Value: a.Value, Datum: a.ValueTwo})
 	}
 	return conds, nil
 }
@@ -179,5 +180,9 @@ func assembleSeccomp(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compileSeccomp(rules, def)
+	prog, err := seccomp.Compile(rules, def)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w (%w)", err, ErrBadSpec)
+	}
+	return prog, nil
 }

@@ -1,8 +1,8 @@
 package container
 
 import (
-	"encoding/binary"
 	"fmt"
+	"gvmm/internal/seccomp"
 	"os"
 	"os/exec"
 	"runtime"
@@ -13,55 +13,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// runFilter executes a seccomp program on one system call the way the
-// kernel does (kernel/bpf/core.c, classic BPF on struct seccomp_data, read
-// in the CPU's byte order), for the instructions compileSeccomp emits. It
-// fails the test on anything else, a jump out of the program, or falling
-// off its end.
+// runFilter runs a seccomp program on one system call as the kernel
+// would (seccomp.Run).
 func runFilter(t *testing.T, prog []unix.SockFilter, arch, nr uint32, args [6]uint64) uint32 {
 	t.Helper()
-	var data [64]byte
-	binary.LittleEndian.PutUint32(data[seccompNrOffset:], nr)
-	binary.LittleEndian.PutUint32(data[seccompArchOffset:], arch)
-	for i, a := range args {
-		binary.LittleEndian.PutUint64(data[seccompArgsOffset+8*i:], a)
-	}
-	var acc uint32
-	for pc := 0; pc < len(prog); pc++ {
-		in := prog[pc]
-		switch in.Code {
-		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
-			require.LessOrEqual(t, int(in.K)+4, len(data), "load out of seccomp_data at %d", pc)
-			acc = binary.LittleEndian.Uint32(data[in.K:])
-			continue
-		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
-			acc &= in.K
-			continue
-		case unix.BPF_RET | unix.BPF_K:
-			return in.K
-		case unix.BPF_JMP | unix.BPF_JA:
-			pc += int(in.K)
-			continue
-		}
-		var taken bool
-		switch in.Code {
-		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
-			taken = acc == in.K
-		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
-			taken = acc > in.K
-		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
-			taken = acc >= in.K
-		default:
-			t.Fatalf("instruction %d: unexpected code %#x", pc, in.Code)
-		}
-		if taken {
-			pc += int(in.Jt)
-		} else {
-			pc += int(in.Jf)
-		}
-	}
-	t.Fatal("fell off the end of the program")
-	return 0
+	act, err := seccomp.Run(prog, arch, nr, args)
+	require.NoError(t, err)
+	return act
 }
 
 const (
@@ -97,7 +55,7 @@ func TestSeccompDefaultProfile(t *testing.T) {
 		{"clone with a mount namespace denied", x86, unix.SYS_CLONE, unix.CLONE_NEWNS, retEPERM},
 		{"clone with high bits and a namespace denied", x86, unix.SYS_CLONE, 1<<32 | unix.CLONE_NEWPID, retEPERM},
 		{"clone3 is ENOSYS: the C library falls back to clone", x86, unix.SYS_CLONE3, 0, retENOSYS},
-		{"x32 ABI refused", x86, x32SyscallBit | unix.SYS_MOUNT, 0, retENOSYS},
+		{"x32 ABI refused", x86, seccomp.X32SyscallBit | unix.SYS_MOUNT, 0, retENOSYS},
 		// The rules are x86_64 numbers; an i386 call (int 0x80) with the
 		// same number is another call, so it must not fall through to an
 		// allowing default: mount is 21 there.

@@ -162,7 +162,7 @@ func TestDefaultSeccompAssembles(t *testing.T) {
 	// call x86_64 has.
 	require.Len(t, rules, len(cloneNamespaceFlags)+1+len(deniedSyscalls)-countUnknown(deniedSyscalls))
 	for _, r := range rules {
-		require.NotEqual(t, def, r.action, "every rule denies: libseccomp drops rules with the default's action")
+		require.NotEqual(t, def, r.Action, "every rule denies: libseccomp drops rules with the default's action")
 	}
 	filter, err := assembleSeccomp(DefaultSeccomp())
 	require.NoError(t, err)

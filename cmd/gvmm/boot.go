@@ -20,6 +20,8 @@ import (
 	"gvmm/internal/console"
 	"gvmm/internal/machine"
 	"gvmm/vmm"
+
+	"golang.org/x/sys/unix"
 )
 
 // eol ends gvmm's own stderr lines: "\r\n" while the terminal is raw.
@@ -32,7 +34,7 @@ type bootFlags struct {
 	cpus                      int
 	kvmPath                   string
 	debug, stats, acpi        bool
-	hugepages                 bool
+	hugepages, noSeccomp      bool
 	console, net, mac, hostIP string
 	disks                     diskFlags
 }
@@ -93,6 +95,7 @@ func parseBootFlags(args []string) (*bootFlags, error) {
 	fs.IntVar(&f.cpus, "cpus", 1, "number of vCPUs")
 	fs.StringVar(&f.kvmPath, "kvm", vmm.DevKVM, "KVM device `path`")
 	fs.BoolVar(&f.hugepages, "hugepages", false, "back guest RAM with the host's reserved 2 MiB huge pages (sysctl vm.nr_hugepages; --mem a multiple of 2M)")
+	fs.BoolVar(&f.noSeccomp, "no-seccomp", false, "do not confine gvmm once the VM is set up (seccomp allowlist, capabilities dropped, no_new_privs; docs/09a): for debugging only")
 	fs.BoolVar(&f.acpi, "acpi", true, "describe the machine in ACPI tables too (hardware-reduced), as QEMU and Firecracker do: a kernel without an MP-table parser (Debian's) needs them to see every vCPU and to power off; --acpi=false leaves only the MP table")
 	fs.BoolVar(&f.debug, "debug", false, "log VMM details (unhandled I/O, devices) to stderr")
 	fs.BoolVar(&f.stats, "stats", false, "print start-up timings (set-up, first console output, READY) and the exits that reached gvmm (by reason, port and MMIO page) at exit")
@@ -141,7 +144,11 @@ func bootConfig(f *bootFlags, sniffLinux func(string) bool, defaultInitrd func()
 		Console: machine.ConsoleKind(f.console),
 		ACPI:    f.acpi,
 		HugeTLB: f.hugepages,
-		Disks:   f.disks,
+		// One VM per process, which exits after it: the sandbox
+		// cannot be undone, and need not be.
+		Sandbox:    !f.noSeccomp,
+		SandboxLog: os.Getenv("GVMM_SECCOMP_LOG") == "1",
+		Disks:      f.disks,
 	}
 	var host netip.Prefix
 	if f.net != "" {
@@ -238,8 +245,21 @@ func runMachine(cfg machine.Config) (machine.Result, error) {
 	defer m.Close()
 	res := m.Run(ctx)
 	restore()
+	if os.Getenv(forbiddenCallHook) == "1" {
+		// The sandbox's own test: a call the allowlist does not name,
+		// after a guest ran under it; the kernel must kill gvmm here.
+		fmt.Fprintln(os.Stderr, "gvmm: test hook: socket(AF_INET)")
+		if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err == nil {
+			unix.Close(fd)
+		}
+	}
 	return res, nil
 }
+
+// forbiddenCallHook names the environment variable that makes gvmm, once
+// its VM has stopped, make a system call its sandbox forbids
+// (TestBootSandboxKillsForbiddenCall).
+const forbiddenCallHook = "GVMM_TEST_FORBIDDEN_CALL"
 
 // reportStop says why the VM stopped and returns gvmm's exit code.
 func reportStop(res machine.Result, stats bool) int {

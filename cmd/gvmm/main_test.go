@@ -279,6 +279,10 @@ func TestBootConfig(t *testing.T) {
 			assert.Equal(t, 1, c.CPUs)
 			assert.Nil(t, c.Net)
 			assert.True(t, c.ACPI, "ACPI tables by default, as QEMU and Firecracker")
+			assert.True(t, c.Sandbox, "confined by default, as Firecracker")
+		}},
+		{name: "no seccomp", flags: flags(func(f *bootFlags) { f.noSeccomp = true }), want: func(t *testing.T, c machine.Config) {
+			assert.False(t, c.Sandbox)
 		}},
 		{name: "acpi off", flags: flags(func(f *bootFlags) { f.acpi = false }), want: func(t *testing.T, c machine.Config) {
 			assert.False(t, c.ACPI)
@@ -332,6 +336,10 @@ func TestParseBootFlags(t *testing.T) {
 	assert.Equal(t, "1G", f.mem)
 	assert.Equal(t, 2, f.cpus)
 	assert.True(t, f.acpi)
+	assert.False(t, f.noSeccomp)
+	f, err = parseBootFlags([]string{"kernel", "--no-seccomp"})
+	require.NoError(t, err)
+	assert.True(t, f.noSeccomp)
 	f, err = parseBootFlags([]string{"kernel", "--acpi=false"})
 	require.NoError(t, err)
 	assert.False(t, f.acpi)
@@ -370,4 +378,42 @@ func TestBenchExecsHarness(t *testing.T) {
 	stdout, _, code := gvmm(t, "", "bench", "-n", "1", "-only", "container")
 	assert.Equal(t, 3, code, "the harness's exit code is gvmm's")
 	assert.Equal(t, "harness: -n 1 -only container\n", stdout)
+}
+
+// TestBootSandboxKillsForbiddenCall runs a guest with gvmm's sandbox on
+// (the default), then lets gvmm make a call the allowlist does not name
+// (socket(AF_INET), through a test hook): the kernel kills it with SIGSYS.
+// With --no-seccomp the same call goes through.
+func TestBootSandboxKillsForbiddenCall(t *testing.T) {
+	kvmtest.Require(t)
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(kvmtest.StaticGVMM(t), args...)
+		cmd.Env = append(os.Environ(), forbiddenCallHook+"=1")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		require.NoError(t, cmd.Start())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			return out.String(), err
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("gvmm %v did not finish in 20 s:\n%s", args, &out)
+		}
+		return "", nil
+	}
+	out, err := run("boot", kvmtest.Guest(t, "hello32"), "--mem", "128M")
+	assert.Contains(t, out, "Hello from a gvmm PVH guest", "the guest ran under the filter")
+	assert.Contains(t, out, "test hook: socket(AF_INET)")
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, out)
+	ws := ee.Sys().(syscall.WaitStatus)
+	require.True(t, ws.Signaled(), "killed, not exited: %s", out)
+	assert.Equal(t, syscall.SIGSYS, ws.Signal())
+
+	out, err = run("boot", kvmtest.Guest(t, "hello32"), "--mem", "128M", "--no-seccomp")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "test hook: socket(AF_INET)")
 }

@@ -11,6 +11,8 @@
 //	  - boot imports vmm only;
 //	  - guest/ready imports nothing of gvmm's, guest/agentcfg only
 //	    guest/ready: the agent, the VMM and the container runtime share them;
-//	  - container stays standalone: its own packages and guest/ready;
+//	  - container stays standalone: its own packages, guest/ready and
+//	    internal/seccomp, the filter compiler it shares with the VMM's
+//	    sandbox (which imports nothing of gvmm's);
 //	  - only files named *_unsafe.go (and their tests) import "unsafe".
 package layers

@@ -44,12 +44,13 @@ func listAll(t *testing.T) []pkg {
 // rules maps a package (and everything under it) to the gvmm packages it
 // may import, also by prefix. The longest matching key applies.
 var rules = map[string][]string{
-	"gvmm/vmm":            {},
-	"gvmm/devices":        {"gvmm/vmm", "gvmm/devices", "gvmm/guest/ready"},
-	"gvmm/boot":           {"gvmm/vmm", "gvmm/boot/acpi"},
-	"gvmm/guest/ready":    {},
-	"gvmm/guest/agentcfg": {"gvmm/guest/ready"},
-	"gvmm/container":      {"gvmm/container", "gvmm/guest/ready"},
+	"gvmm/vmm":              {},
+	"gvmm/devices":          {"gvmm/vmm", "gvmm/devices", "gvmm/guest/ready"},
+	"gvmm/boot":             {"gvmm/vmm", "gvmm/boot/acpi"},
+	"gvmm/guest/ready":      {},
+	"gvmm/guest/agentcfg":   {"gvmm/guest/ready"},
+	"gvmm/container":        {"gvmm/container", "gvmm/guest/ready", "gvmm/internal/seccomp"},
+	"gvmm/internal/seccomp": {},
 }
 
 // under reports whether path is prefix or inside it.

@@ -55,6 +55,15 @@ type Config struct {
 	// OnReady, if not nil, is called when the guest signals READY, with
 	// microseconds since process start.
 	OnReady func(us int64)
+	// Sandbox confines the whole process (internal/sandbox) once the VM
+	// is set up, before the first KVM_RUN: no_new_privs, capabilities
+	// dropped, a seccomp allowlist. It cannot be undone, so only a
+	// process that runs one VM and exits sets it (gvmm boot does, unless
+	// --no-seccomp).
+	Sandbox bool
+	// SandboxLog logs calls outside the allowlist instead of killing
+	// the process (GVMM_SECCOMP_LOG=1), to find what a new path needs.
+	SandboxLog bool
 }
 
 // ConsoleKind selects where console input goes.

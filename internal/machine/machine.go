@@ -17,6 +17,7 @@ import (
 	"gvmm/devices/rtc"
 	"gvmm/devices/serial"
 	"gvmm/guest/ready"
+	"gvmm/internal/sandbox"
 	"gvmm/vmm"
 )
 
@@ -242,6 +243,15 @@ func (m *Machine) Memory() *vmm.GuestMemory { return m.mem }
 func (m *Machine) Run(ctx context.Context) Result {
 	if m.cfg.Input != nil && m.cfg.Console != ConsoleVirtio {
 		go m.pumpInput()
+	}
+	if m.cfg.Sandbox {
+		// From here on gvmm reads what the guest writes. An existing
+		// TAP's host address is taken back at exit over netlink,
+		// which needs CAP_NET_ADMIN.
+		netAdmin := m.cfg.Net != nil && m.cfg.Net.HostAddr.IsValid()
+		if err := sandbox.Enter(sandbox.Options{NetAdmin: netAdmin, Log: m.cfg.SandboxLog}); err != nil {
+			return Result{Reason: Failure, Err: err}
+		}
 	}
 	var wg sync.WaitGroup
 	handler := exitHandler{pio: m.pio, mmio: m.mmio}
