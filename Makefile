@@ -87,6 +87,14 @@ fuzz:
 fuzz-long:
 	GO=$(GO) internal/fuzz-long.sh
 
+# soak: SOAK_CYCLES (1000) start/stop cycles of a container in one runtime
+# process, checking every 100 that its descriptors, threads, memory,
+# cgroups, state entries and mounts did not grow (container.TestSoak).
+SOAK_CYCLES ?= 1000
+.PHONY: soak
+soak:
+	GVMM_SOAK=$(SOAK_CYCLES) $(GO) test -count=1 -timeout 60m -run '^TestSoak$$' -v ./container/
+
 # kvm-tests: every test that needs /dev/kvm (every test that calls
 # kvmtest.Require), built as static test binaries with their test guests
 # and artefacts, run with GVMM_REQUIRE_KVM=1 so that none can skip: on the

@@ -84,6 +84,9 @@ func Start(opts Options) (_ *Container, err error) {
 	// network namespace; without one of its own that would be the
 	// host's, and --net would add eth0, an address and a default route
 	// to the host.
+	if err := validName(opts.Name); err != nil {
+		return nil, err
+	}
 	if opts.Net && !hasNamespace(opts.Spec.Linux, specs.NetworkNamespace) {
 		return nil, fmt.Errorf("--net needs a network namespace: add {\"type\": \"network\"} to linux.namespaces in config.json: %w", ErrBadSpec)
 	}

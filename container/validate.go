@@ -225,3 +225,29 @@ func validateSysctl(l *specs.Linux, key string) error {
 	}
 	return nil
 }
+
+// maxNameLen bounds a container name, as the longest a state file or a
+// terminal line should carry.
+const maxNameLen = 128
+
+// validName checks a --name the way Docker does ([a-zA-Z0-9][a-zA-Z0-9_.-]*):
+// a name is printed by ps, matched by every command that takes a
+// container, and must never be read as a path ("../x"), an option
+// ("-x") or two words. Empty means no name.
+func validName(name string) error {
+	if name == "" {
+		return nil
+	}
+	ok := len(name) <= maxNameLen
+	for i, c := range name {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || (c != '_' && c != '.' && c != '-')) {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("--name %q: give letters, digits, '_', '.' or '-', starting with a letter or digit, at most %d: %w",
+			name, maxNameLen, ErrBadSpec)
+	}
+	return nil
+}

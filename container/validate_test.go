@@ -2,6 +2,7 @@ package container
 
 import (
 	"net"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -237,4 +238,13 @@ func TestStoreAddress(t *testing.T) {
 	require.Equal(t, 0, b.NetIndex, "without an address: the first free link")
 	c := &State{Created: timeNow()}
 	require.ErrorIs(t, s.create("c", true, net.ParseIP("10.201.0.2"), c), ErrAddressInUse)
+}
+
+func TestValidName(t *testing.T) {
+	for _, ok := range []string{"", "web", "web-1", "a.b_c", "0x"} {
+		require.NoError(t, validName(ok), ok)
+	}
+	for _, bad := range []string{"../x", "-x", ".hidden", "a b", "a/b", "x\ny", strings.Repeat("a", maxNameLen+1), "é"} {
+		require.ErrorIs(t, validName(bad), ErrBadSpec, bad)
+	}
 }

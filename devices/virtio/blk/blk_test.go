@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"gvmm/devices/virtio"
 	"gvmm/devices/virtio/virtiotest"
@@ -400,4 +401,35 @@ func TestResetStopsIO(t *testing.T) {
 	file, err := os.ReadFile(r.path)
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(make([]byte, SectorSize), file[SectorSize:2*SectorSize]), "no write after reset")
+}
+
+// TestFullHostDisk: the image is sparse and the host file system behind
+// it fills up. The write that meets ENOSPC is answered VIRTIO_BLK_S_IOERR
+// (the guest sees an I/O error, as on a failing disk), what was written
+// before stays, and the device goes on serving reads.
+func TestFullHostDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a small tmpfs: needs root")
+	}
+	dir := t.TempDir()
+	require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"))
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	p := filepath.Join(dir, "disk.img")
+	require.NoError(t, os.WriteFile(p, nil, 0o644))
+	require.NoError(t, os.Truncate(p, 4<<20)) // 4 MiB of sparse disk on 256 KiB
+	r := newRig(t, p, false)
+
+	first := pattern(64<<10, 1)
+	require.Equal(t, byte(StatusOK), r.write(t, 0, first))
+	var st byte
+	sector := uint64(len(first) / SectorSize)
+	for i := 0; i < 8 && st == StatusOK; i++ { // 8 x 64 KiB: past 256 KiB
+		st = r.write(t, sector, pattern(64<<10, byte(i+2)))
+		sector += (64 << 10) / SectorSize
+	}
+	require.Equal(t, byte(StatusIOErr), st, "ENOSPC is an I/O error for the guest")
+	got, st := r.read(t, 0, uint32(len(first)))
+	require.Equal(t, byte(StatusOK), st, "the device still serves")
+	require.Equal(t, first, got, "what was written before is intact")
+	require.False(t, r.t.NeedsReset(), "a full disk is not a broken device")
 }
