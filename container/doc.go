@@ -12,7 +12,7 @@
 // freezer; a v2 host the unified tree, with the device rules as an eBPF
 // program) and turns the spec into a Plan for init (plan.go): mounts
 // expanded into steps, capability names into masks, the seccomp profile
-// compiled into BPF (seccomp_bpf.go). It then clones init with
+// compiled into BPF (internal/seccomp). It then clones init with
 // CLONE_NEWPID, NEWNS, NEWUTS, NEWIPC, NEWNET (and NEWUSER when the spec
 // maps ids) directly into its cgroup (clone3 CLONE_INTO_CGROUP on v2, a
 // forking thread that stands in the group on v1: cgroup_join.go) and
@@ -53,7 +53,7 @@
 // containerd/cgroups). GODEBUG=inittrace=1 puts gvmm's package
 // initialization at 2.0 ms (median per package, summed), of which this
 // package's dependencies took 0.34 ms (0.30 ms was elastic/go-seccomp-bpf
-// building its syscall tables, since replaced by seccomp_bpf.go) and
+// building its syscall tables, since replaced by internal/seccomp) and
 // gvmm/guest's u-root builder about 1.1 ms (x/tools, go/types); the rest
 // of the gap is the runtime touching a 13 MB binary.
 //

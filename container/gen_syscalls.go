@@ -1,7 +1,7 @@
 //go:build ignore
 
 // Command gen_syscalls writes seccomp_syscalls.go, the system call names
-// the seccomp compiler (seccomp_bpf.go) knows, from the kernel's
+// the seccomp compiler (internal/seccomp, through seccomp_names.go) knows, from the kernel's
 // user-space headers as Debian's package linux-libc-dev installs them:
 //
 //	make seccomp-table        # downloads the package, runs this

@@ -184,15 +184,17 @@ func validateResources(r *specs.LinuxResources) error {
 	return nil
 }
 
-// ipcSysctls are the System V IPC sysctls an IPC namespace has copies of
-// (ipc_namespaces(7)); fs.mqueue.* are its POSIX message queue ones.
-var ipcSysctls = map[string]bool{
-	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
-	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+// ipcSysctl reports whether key is one of the System V IPC sysctls an IPC
+// namespace has copies of (ipc_namespaces(7)); fs.mqueue.* are its POSIX
+// message queue ones. A switch, not a map: nothing built at start.
+func ipcSysctl(key string) bool {
+	switch key {
+	case "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+		"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced":
+		return true
+	}
+	return strings.HasPrefix(key, "fs.mqueue.")
 }
-
-// utsSysctls are the two a UTS namespace has copies of (uts_namespaces(7)).
-var utsSysctls = map[string]bool{"kernel.hostname": true, "kernel.domainname": true}
 
 // validateSysctl accepts a linux.sysctl key only when the container has
 // its own copy of it: init writes the keys to /proc/sys with every
@@ -211,9 +213,9 @@ func validateSysctl(l *specs.Linux, key string) error {
 	}
 	var ns specs.LinuxNamespaceType
 	switch {
-	case ipcSysctls[dotted] || strings.HasPrefix(dotted, "fs.mqueue."):
+	case ipcSysctl(dotted):
 		ns = specs.IPCNamespace
-	case utsSysctls[dotted]:
+	case dotted == "kernel.hostname" || dotted == "kernel.domainname": // uts_namespaces(7)
 		ns = specs.UTSNamespace
 	case strings.HasPrefix(dotted, "net."):
 		ns = specs.NetworkNamespace

@@ -1,6 +1,7 @@
 package nsinit
 
 import (
+	"gvmm/internal/seccomp"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,8 +41,8 @@ func execProcess(p *Plan) error {
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
 	// the next steps drop: install it first then (runc does the same).
 	if !p.NoNewPrivileges {
-		if err := loadSeccomp(p.Seccomp); err != nil {
-			return err
+		if err := seccomp.LoadThread(p.Seccomp); err != nil {
+			return wrap("seccomp", err)
 		}
 	}
 	if err := dropBounding(p.Caps.Bounding); err != nil {
@@ -57,8 +58,8 @@ func execProcess(p *Plan) error {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return wrap("no_new_privs", err)
 		}
-		if err := loadSeccomp(p.Seccomp); err != nil {
-			return err
+		if err := seccomp.LoadThread(p.Seccomp); err != nil {
+			return wrap("seccomp", err)
 		}
 	}
 	return wrap("exec "+p.Args[0], unix.Exec(path, p.Args, p.Env))

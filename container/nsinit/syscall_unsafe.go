@@ -6,25 +6,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The two system calls of init whose arguments are pointers that
+// The system call of init whose arguments are pointers that
 // golang.org/x/sys/unix has no wrapper for on the calling thread alone.
 // Each pointer conversion stays inside the call expression, as package
 // unsafe's rule for system call arguments requires.
-
-// loadSeccomp installs the assembled filter on the calling thread
-// (seccomp(2) SECCOMP_SET_MODE_FILTER without TSYNC); the exec that
-// follows on the same thread carries it into the workload.
-func loadSeccomp(filter []unix.SockFilter) error {
-	if len(filter) == 0 {
-		return nil
-	}
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog)))
-	if e != 0 {
-		return wrap("seccomp", e)
-	}
-	return nil
-}
 
 // setgroupsThread is setgroups(2) on the calling thread only. The pointer
 // conversion stays inside the call expression, as package unsafe requires

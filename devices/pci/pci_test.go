@@ -215,14 +215,21 @@ func TestRootWindowAndBusFull(t *testing.T) {
 	assert.ErrorIs(t, err, ErrBusFull)
 }
 
+// captureLog sends slog's default logger to a buffer for the test.
+func captureLog(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return &buf
+}
+
 // TestBARConflictLogIsRateLimited is the regression test for a guest that
 // writes a conflicting BAR address in a loop: each write was a host log
 // line.
 func TestBARConflictLogIsRateLimited(t *testing.T) {
-	var buf bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	defer slog.SetDefault(old)
+	buf := captureLog(t)
 
 	b := newBus(t)
 	fn, err := NewFunction("dup", Header{VendorID: 0x1af4, DeviceID: 0x1043},
@@ -252,10 +259,7 @@ func (failingMSI) SignalMSI(uint64, uint32) error { return errors.New("invalid M
 // guest that programs a vector with a bad address: every interrupt was a
 // host log line.
 func TestMSIXDeliveryFailureLogIsRateLimited(t *testing.T) {
-	var buf bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	defer slog.SetDefault(old)
+	buf := captureLog(t)
 
 	m, err := NewMSIX(1, 0, 0, 0x800, failingMSI{})
 	require.NoError(t, err)
