@@ -83,6 +83,14 @@ func contenders(b *testing.B) []contender {
 			b.Logf("%s not installed", tool)
 			continue
 		}
+		if tool == "crun" && strings.HasPrefix(CgroupMode(), "hybrid") {
+			// crun 1.8 refuses a hybrid host; gvmm-bench (make bench)
+			// hides the unified hierarchy once per run, outside the
+			// timed starts. Here: `unshare -m sh -c 'mount -t tmpfs
+			// none /sys/fs/cgroup/unified && go test ...'`.
+			b.Logf("crun left out: it refuses a hybrid cgroup host; run this benchmark where /sys/fs/cgroup/unified is hidden, or use make bench")
+			continue
+		}
 		bundle := ociBundle(b, root, "")
 		cs = append(cs, contender{tool, func(b *testing.B, i int) time.Duration {
 			return runOther(b, tool, bundle, i)
@@ -202,18 +210,10 @@ func ociBundle(b *testing.B, root, mode string) string {
 	return bundle
 }
 
-// otherCmd returns the command that runs tool on bundle. crun 1.8 refuses
-// a hybrid cgroup host ("cgroups in hybrid mode not supported") unless it
-// cannot see /sys/fs/cgroup/unified/cgroup.controllers, so on such a host
-// it runs in a private mount namespace with a tmpfs over the unified
-// hierarchy (unshare -m), which makes it take its v1 path.
+// otherCmd returns the command that runs tool on bundle: the tool's own
+// command line, nothing around it.
 func otherCmd(tool, bundle, id string) *exec.Cmd {
-	args := []string{tool, "run", "--preserve-fds", "1", "--bundle", bundle, id}
-	if tool == "crun" && CgroupMode() != "v2" {
-		script := `mount -t tmpfs none /sys/fs/cgroup/unified && exec "$@"`
-		args = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"}, args...)
-	}
-	return exec.Command(args[0], args[1:]...)
+	return exec.Command(tool, "run", "--preserve-fds", "1", "--bundle", bundle, id)
 }
 
 // runOther starts tool on bundle and times exec to READY.

@@ -133,10 +133,12 @@ func newCgroup(id string, res *specs.LinuxResources) (*cgroup, error) {
 	case layoutUnified:
 		return newCgroupV2(filepath.Join(cgroupRoot, cgroupParent, id), &r)
 	case layoutV1, layoutHybrid:
+		tM := time.Now()
 		mounts, err := v1Mounts()
 		if err != nil {
 			return nil, err
 		}
+		traceStep("cgroup-mounts", tM)
 		return newCgroupV1(mounts, filepath.Join(cgroupParent, id), &r)
 	}
 	return nil, errNoCgroups

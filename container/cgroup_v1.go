@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -93,6 +94,7 @@ func newCgroupV1(mounts map[string]string, rel string, r *specs.LinuxResources) 
 			_ = c.delete()
 		}
 	}()
+	tMk := time.Now()
 	for _, name := range want {
 		mnt, ok := mounts[name]
 		if !ok {
@@ -112,6 +114,7 @@ func newCgroupV1(mounts map[string]string, rel string, r *specs.LinuxResources) 
 		}
 		c.v1[name] = dir
 	}
+	traceStep("cgroup-mkdirs", tMk)
 	c.home = c.homeMounts(mounts)
 	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
 		c.pidsMax = *r.Pids.Limit

@@ -45,6 +45,17 @@ type Options struct {
 	// Handoff, when not nil, lets Run hand the waiting over to
 	// gvmm-init's small waiter; these arguments come back from Finish.
 	Handoff []string
+	// PreserveFDs passes the caller's descriptors 3 to 3+PreserveFDs-1
+	// to the workload under the same numbers, instead of the runtime's
+	// READY pipe (runc and crun's --preserve-fds). The workload's READY,
+	// if it reports one, then goes where the caller's descriptors say,
+	// and WaitReady returns ErrNoReady once the workload runs.
+	PreserveFDs int
+
+	// spawned, when set, is called once init is cloned (Run installs its
+	// signal handlers there, off the path to the clone but before the
+	// container is recorded as running).
+	spawned func()
 }
 
 // ExitStatus is how the workload ended.
@@ -90,9 +101,12 @@ func Start(opts Options) (_ *Container, err error) {
 	if opts.Net && !hasNamespace(opts.Spec.Linux, specs.NetworkNamespace) {
 		return nil, fmt.Errorf("--net needs a network namespace: add {\"type\": \"network\"} to linux.namespaces in config.json: %w", ErrBadSpec)
 	}
-	if traceEnabled {
-		fmt.Fprintf(os.Stderr, "gvmm: trace start-at %d us\n", ready.Since().Microseconds())
+	if opts.PreserveFDs != 0 {
+		if _, err := preservedFiles(opts.PreserveFDs); err != nil {
+			return nil, err
+		}
 	}
+	traceAt("start")
 	warmPidfd()
 	store := &Store{Dir: opts.RunDir}
 	if store.Dir == "" {
@@ -121,6 +135,9 @@ func Start(opts Options) (_ *Container, err error) {
 	}
 	p.closeChild()
 	traceStep("spawn", tSpawn)
+	if opts.spawned != nil {
+		opts.spawned()
+	}
 	tConf := time.Now()
 	if err := c.configure(plan, p); err != nil {
 		return nil, err
@@ -157,7 +174,7 @@ func (c *Container) prepare(opts Options) ([]byte, string, *os.File, error) {
 		traceStep("cgroup", t0)
 		if r.err == nil {
 			tPlan := time.Now()
-			r.plan, r.err = buildPlan(opts.Spec, r.cg.view())
+			r.plan, r.err = buildPlan(opts.Spec, r.cg.view(), opts.PreserveFDs == 0)
 			traceStep("plan", tPlan)
 		}
 		prep <- r
@@ -278,15 +295,5 @@ func (c *Container) cleanup(removeState bool) {
 	}
 	if err := c.store.update(&c.State); err != nil {
 		slog.Warn("save state", "container", c.Name, "err", err)
-	}
-}
-
-// traceEnabled turns on timing lines on stderr (GVMM_TRACE=1), used to see
-// where start-up time goes.
-var traceEnabled = os.Getenv("GVMM_TRACE") != ""
-
-func traceStep(step string, since time.Time) {
-	if traceEnabled {
-		fmt.Fprintf(os.Stderr, "gvmm: trace %s %d us\n", step, time.Since(since).Microseconds())
 	}
 }

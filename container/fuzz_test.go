@@ -46,7 +46,7 @@ func FuzzBundleConfig(f *testing.F) {
 			}
 			return
 		}
-		plan, err := buildPlan(spec, cgroupView{v2: "/sys/fs/cgroup/gvmm/fuzz"})
+		plan, err := buildPlan(spec, cgroupView{v2: "/sys/fs/cgroup/gvmm/fuzz"}, true)
 		if err != nil {
 			return // e.g. a bind source that does not exist
 		}

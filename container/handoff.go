@@ -11,18 +11,17 @@ import (
 	"time"
 
 	"gvmm/container/nsinit"
-	"gvmm/guest/ready"
 
 	"golang.org/x/sys/unix"
 )
 
 // A runtime that only waits for its container need not stay the whole
-// gvmm binary (about 12 MB resident, mostly the pages of a 13 MB program
-// its start touched). With Options.Handoff, Run replaces the process,
-// pid unchanged and so still the container's parent, with the waiter of
-// gvmm-init (about 2 MB; nsinit.Wait), once the workload has reported
-// READY or has run HandoffGrace without. When the container exits the
-// waiter executes the runtime's binary again as
+// gvmm binary (5-12 MB resident, mostly the pages of a 7 MB program its
+// start touched). With Options.Handoff, Run replaces the process, pid
+// unchanged and so still the container's parent, with the waiter of
+// gvmm-init (container/cinit: a static C program of a few hundred KiB
+// resident) once the workload has run HandoffGrace. When the container
+// exits the waiter executes the runtime's binary again as
 //
 //	PROG container __gvmm_container_finish RUN_DIR ID REMOVE HANDOFF... exit=CODE
 //
@@ -30,7 +29,9 @@ import (
 // Without gvmm-init installed, or with a terminal (whose relay needs the
 // runtime), Run simply waits in process.
 
-// HandoffGrace is how long Run waits for READY before handing off anyway.
+// HandoffGrace is how long the workload runs before Run hands off: one
+// that exits sooner is finished in process, without a further exec of
+// the runtime's binary (issue 15: the exit within crun's).
 const HandoffGrace = time.Second
 
 // FinishArg marks the finishing run of the runtime's binary.
@@ -65,9 +66,7 @@ func (c *Container) handoff(choice string, extra []string) error {
 			}
 		}
 	}
-	var now unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &now)
-	start := now.Nano() - ready.Since().Nanoseconds()
+	start := processStartMono()
 	remove := "0"
 	if c.remove {
 		remove = "1"

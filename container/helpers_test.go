@@ -120,9 +120,19 @@ func buildProgram(t testing.TB, o *testenv.Once[string], pkg, name string) strin
 	})
 }
 
-// testInit builds gvmm-init (container/cmd/gvmm-init) and returns its
-// path: tests pass it as Options.Init, as if it were installed beside gvmm.
-func testInit(t testing.TB) string { return buildProgram(t, &initOnce, "./cmd/gvmm-init", InitName) }
+// testInit compiles gvmm-init (container/cinit) and returns its path:
+// tests pass it as Options.Init, as if it were installed beside gvmm.
+func testInit(t testing.TB) string {
+	t.Helper()
+	return initOnce.Get(t, "gvmm-init", func(ctx context.Context, dir string) (string, error) {
+		out := filepath.Join(dir, InitName)
+		args := InitCompile(filepath.Join("..", InitSource), out)
+		if msg, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+			return "", &buildError{string(msg), err}
+		}
+		return out, nil
+	})
+}
 
 // escapeInit builds testdata/escape, an init program that attacks its own
 // executable when it runs as the workload.

@@ -31,8 +31,10 @@ var rlimitByName = map[string]int{
 // needs the spec (mount options, capability names, the seccomp profile,
 // which file a bind mount binds) is taken here, in the runtime, so that
 // init only performs system calls. cg is the container's own cgroup, what
-// a "cgroup" mount may show.
-func buildPlan(spec *specs.Spec, cg cgroupView) (*nsinit.Plan, error) {
+// a "cgroup" mount may show. readyPipe tells that the workload gets the
+// runtime's READY pipe, named in its environment (ReadyEnv); without it
+// (--preserve-fds) the environment is the spec's alone.
+func buildPlan(spec *specs.Spec, cg cgroupView, readyPipe bool) (*nsinit.Plan, error) {
 	l, proc := spec.Linux, spec.Process
 	p := &nsinit.Plan{
 		CgroupNS:        hasNamespace(l, specs.CgroupNamespace),
@@ -46,9 +48,12 @@ func buildPlan(spec *specs.Spec, cg cgroupView) (*nsinit.Plan, error) {
 		SetHostname:     hasNamespace(l, specs.UTSNamespace) && spec.Hostname != "",
 		Terminal:        proc.Terminal,
 		Args:            proc.Args,
-		Env:             append(append([]string(nil), proc.Env...), ReadyEnv+"="+strconv.Itoa(nsinit.ReadyFD)),
+		Env:             append([]string(nil), proc.Env...),
 		Cwd:             proc.Cwd,
 		NoNewPrivileges: proc.NoNewPrivileges,
+	}
+	if readyPipe {
+		p.Env = append(p.Env, ReadyEnv+"="+strconv.Itoa(nsinit.ReadyFD))
 	}
 	if prop, ok := propagationFlags[l.RootfsPropagation]; ok {
 		p.RootPropagation = uint64(prop)

@@ -51,36 +51,54 @@ func ParseMemory(s string) (int64, error) {
 // The workload's exit status is the result.
 //
 // With opts.Handoff set, Run may instead replace the process with the
-// small waiter once the workload runs (see handoff.go) and not return.
+// small waiter when the workload is still running after HandoffGrace (see
+// handoff.go) and not return. A short-lived workload is thus finished in
+// process, as fast as it can be; a long-running one is waited for by a
+// program a fraction of the runtime's size.
 func Run(opts Options) (ExitStatus, error) {
 	defer lockForHandoff(opts.Handoff != nil)()
+	// Handlers once init is cloned: signal.Notify's first use costs about
+	// a millisecond (issue 15's profile), which the clone need not wait
+	// for. A signal before then ends the runtime, and the container with
+	// it (its parent-death signal); one after is queued for the workload.
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
+	opts.spawned = func() { signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH) }
 	defer signal.Stop(sigs)
 	c, err := Start(opts)
 	if err != nil {
 		return ExitStatus{}, err
 	}
-	if opts.Handoff != nil && c.console == nil {
-		if _, err := c.WaitReady(HandoffGrace); err == nil || c.stillRunning() {
-			signal.Stop(sigs) // the waiter installs its own handlers
-			// A signal caught during the grace (a workload that never
-			// reports READY is up for a whole HandoffGrace first) is
-			// still the workload's: pass it on, not lose it.
-			forwardQueued(c, sigs)
-			err := c.handoff(opts.Init, opts.Handoff)
-			if !errors.Is(err, errNoHandoff) {
-				slog.Warn("waiting in process", "err", err)
-			}
-			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
-		}
-	}
 	restore := func() {}
 	if c.console != nil {
 		restore = c.attach(os.Stdin, opts.Stdout)
 	}
-	done := make(chan struct{})
+	stopForwarding := forward(c, sigs)
+	if opts.Handoff != nil && c.console == nil && !c.exitsWithin(HandoffGrace) {
+		stopForwarding()
+		signal.Stop(sigs) // the waiter installs its own handlers
+		// A signal caught meanwhile is still the workload's: pass it
+		// on, not lose it.
+		forwardQueued(c, sigs)
+		err := c.handoff(opts.Init, opts.Handoff)
+		if !errors.Is(err, errNoHandoff) {
+			slog.Warn("waiting in process", "err", err)
+		}
+		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
+		stopForwarding = forward(c, sigs)
+	}
+	st, err := c.Wait()
+	stopForwarding()
+	restore()
+	return st, err
+}
+
+// forward passes the signals arriving on sigs to the workload until the
+// function it returns is called; that function returns once forwarding
+// has stopped.
+func forward(c *Container, sigs <-chan os.Signal) func() {
+	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(stopped)
 		for {
 			select {
 			case s := <-sigs:
@@ -94,10 +112,34 @@ func Run(opts Options) (ExitStatus, error) {
 			}
 		}
 	}()
-	st, err := c.Wait()
-	close(done)
-	restore()
-	return st, err
+	return func() {
+		close(done)
+		<-stopped
+	}
+}
+
+// exitsWithin reports whether the workload exits within d, without
+// reaping it: a pidfd (pidfd_open(2), Linux 5.3) becomes readable when the
+// process exits. Without pidfds it reports false at once, and the waiting
+// is handed off as before.
+func (c *Container) exitsWithin(d time.Duration) bool {
+	fd, err := unix.PidfdOpen(c.Pid, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
 }
 
 // forwardQueued sends the workload the signals already caught in sigs.
@@ -169,6 +211,3 @@ func SignalByName(s string) (syscall.Signal, error) {
 	}
 	return 0, fmt.Errorf("unknown signal %q: give a name like TERM or a number", s)
 }
-
-// stillRunning reports whether the workload has not exited yet.
-func (c *Container) stillRunning() bool { return alive(c.Pid, c.PidStart) }

@@ -3,7 +3,6 @@ package container
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,14 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// InitName is the file name of the separate init program (package
-// container/cmd/gvmm-init), looked for beside the running executable.
+// InitName is the file name of the separate init program (the C program
+// of container/cinit), looked for beside the running executable.
 const InitName = "gvmm-init"
 
 // findInit chooses the init program: the caller's choice, else gvmm-init
 // beside the running executable, else the executable itself, which then
 // runs Init when it sees InitArgs. The second is several milliseconds
-// faster to start (see the package documentation); the third always works.
+// faster to start (see the package documentation); the third always works,
+// and says so once on stderr, since it is slower.
 func findInit(choice string) (string, error) {
 	if choice != "" {
 		return choice, nil
@@ -34,13 +34,27 @@ func findInit(choice string) (string, error) {
 	st, err := os.Stat(sibling)
 	switch {
 	case err != nil || !st.Mode().IsRegular():
+		warnSelfInit(sibling, "is missing")
 		return exe, nil
 	case st.Mode().Perm()&0o022 != 0:
 		// Whoever may write it could run code as root in every container.
-		slog.Warn("ignoring an init program writable by group or others", "path", sibling)
+		warnSelfInit(sibling, "is writable by group or others, so it is not used")
 		return exe, nil
 	}
 	return sibling, nil
+}
+
+// selfInitWarned makes warnSelfInit speak once per process.
+var selfInitWarned sync.Once
+
+// warnSelfInit says, once, that containers start with the runtime's own
+// binary as init, and how to get the fast one.
+func warnSelfInit(sibling, why string) {
+	selfInitWarned.Do(func() {
+		fmt.Fprintf(os.Stderr, "gvmm: %s %s: containers start with this binary re-executed as init, "+
+			"about 4 ms slower; build both with `make gvmm` (or: %s)\n",
+			sibling, why, strings.Join(InitCompile(InitSource, sibling), " "))
+	})
 }
 
 // The init program never runs from its path on disk. A container that
@@ -90,8 +104,8 @@ func sealedProgram(path, emptyDir string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if traceEnabled {
-		fmt.Fprintf(os.Stderr, "gvmm: trace init %s sealed by %s\n", path, mode)
+	if timingsOn {
+		fmt.Fprintf(os.Stderr, "gvmm: timing init program %s, sealed by %s\n", path, mode)
 	}
 	if sealedCache.files == nil {
 		sealedCache.files = map[string]*os.File{}

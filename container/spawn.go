@@ -170,18 +170,27 @@ func (c *Container) spawn(opts Options, p *pipes, path string, exe *os.File, pla
 // child ends, and, on v2, the cgroup directory it is cloned into (to be
 // closed once started).
 func (c *Container) initCmd(opts Options, p *pipes, exe *os.File) (*exec.Cmd, *os.File, error) {
-	// exe is the last ExtraFile, so it is nsinit.ExeFD in the child
-	// whatever its number here: naming it by its parent fd could collide
-	// with 3..6.
+	// The workload keeps the first descriptors: the READY pipe, or the
+	// caller's own with --preserve-fds. Init's four follow (nsinit.Layout);
+	// exe is the last, so it is the layout's ExeFD in the child whatever
+	// its number here: naming it by its parent fd could collide with them.
+	layout, kept := nsinit.DefaultLayout, []*os.File{p.readyW}
+	if opts.PreserveFDs > 0 {
+		var err error
+		if kept, err = preservedFiles(opts.PreserveFDs); err != nil {
+			return nil, nil, err
+		}
+		layout = nsinit.Layout{Keep: opts.PreserveFDs}
+	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/fd/" + strconv.Itoa(nsinit.ExeFD),
+		Path: "/proc/self/fd/" + strconv.Itoa(layout.ExeFD()),
 		Args: append([]string{InitName}, InitArgs...),
 		// Init does one thing at a time on one locked thread: with
-		// GOMAXPROCS=1 its Go runtime starts no threads for idle
+		// GOMAXPROCS=1 a Go init's runtime starts no threads for idle
 		// processors, 0.15-0.2 ms less from exec to work measured on
 		// the course machine. The workload gets the spec's environment.
-		Env:        []string{"GOMAXPROCS=1"},
-		ExtraFiles: []*os.File{p.readyW, p.configR, p.errW, p.consoleChild, exe},
+		Env:        []string{"GOMAXPROCS=1", nsinit.KeepEnv + "=" + strconv.Itoa(layout.Keep)},
+		ExtraFiles: append(kept, p.configR, p.errW, p.consoleChild, exe),
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cloneFlags(opts.Spec.Linux),
 			Setsid:     true,
@@ -189,6 +198,9 @@ func (c *Container) initCmd(opts Options, p *pipes, exe *os.File) (*exec.Cmd, *o
 			// ps, rm and a later run find no orphan after a SIGKILL.
 			Pdeathsig: syscall.SIGKILL,
 		},
+	}
+	if e := timingsEnv(); e != "" {
+		cmd.Env = append(cmd.Env, e)
 	}
 	if !opts.Spec.Process.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
@@ -210,6 +222,26 @@ func (c *Container) initCmd(opts Options, p *pipes, exe *os.File) (*exec.Cmd, *o
 	}
 	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
 	return cmd, dir, nil
+}
+
+// maxPreserveFDs bounds --preserve-fds (as nsinit does its KeepEnv).
+const maxPreserveFDs = 1000
+
+// preservedFiles returns the caller's descriptors 3 to 3+n-1, each of
+// which must be open: a closed one would silently shift the workload's.
+func preservedFiles(n int) ([]*os.File, error) {
+	if n < 0 || n > maxPreserveFDs {
+		return nil, fmt.Errorf("--preserve-fds %d: give 0 to %d: %w", n, maxPreserveFDs, ErrBadSpec)
+	}
+	files := make([]*os.File, n)
+	for i := range files {
+		fd := nsinit.FirstFD + i
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d is not open: %w", n, fd, ErrBadSpec)
+		}
+		files[i] = os.NewFile(uintptr(fd), "preserved-"+strconv.Itoa(fd))
+	}
+	return files, nil
 }
 
 // pipeHolds reports whether n bytes fit in the pipe w at once

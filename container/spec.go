@@ -1,7 +1,6 @@
 package container
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -109,8 +108,8 @@ func LoadBundle(dir string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", dir, err)
 	}
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
+	spec, err := decodeSpec(data)
+	if err != nil {
 		return nil, fmt.Errorf("bundle %s: parse %s: %w (%w)", dir, ConfigFile, err, ErrBadSpec)
 	}
 	if spec.Root == nil || spec.Root.Path == "" {
@@ -119,7 +118,7 @@ func LoadBundle(dir string) (*specs.Spec, error) {
 	if !filepath.IsAbs(spec.Root.Path) {
 		spec.Root.Path = filepath.Join(abs, spec.Root.Path)
 	}
-	return &spec, nil
+	return spec, nil
 }
 
 // IsBundle reports whether dir holds a config.json, i.e. is an OCI bundle

@@ -5,10 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"gvmm/bench/report"
-	"gvmm/container"
 	"gvmm/guest/agentcfg"
 )
 
@@ -286,8 +284,9 @@ func prepGokvm(ws *Workspace) (*Plan, error) {
 	return &Plan{Start: fixed(cmd), ReadyConsole: true, StopAfterReady: true, GuestMemKiB: guestMemKiB}, nil
 }
 
-// prepGvmmContainer: `gvmm container run` on the u-root root file
-// system with the agent as the workload.
+// prepGvmmContainer: `gvmm container run` on the bundle crun and runc
+// run (the u-root root file system, the agent as the workload), timed the
+// same way: READY on the pipe at fd 3.
 func prepGvmmContainer(ws *Workspace) (*Plan, error) {
 	if err := NeedRoot("gvmm container"); err != nil {
 		return nil, err
@@ -296,35 +295,19 @@ func prepGvmmContainer(ws *Workspace) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := ws.Rootfs()
+	run, err := ws.Bundle(agentcfg.ModePoweroff)
+	if err != nil {
+		return nil, err
+	}
+	hold, err := ws.Bundle(agentcfg.ModeStay)
 	if err != nil {
 		return nil, err
 	}
 	runDir := filepath.Join(ws.Dir, "gvmm-run")
-	argv := func(mode agentcfg.Mode) (func(string) Cmd, error) {
-		vars, err := agentcfg.Config{Mode: mode}.Environ()
-		if err != nil {
-			return nil, err
-		}
-		flags := []string{}
-		for _, v := range vars {
-			flags = append(flags, "-e", v)
-		}
-		return func(id string) Cmd {
-			a := []string{gvmm, "container", "run", "--rm", "--run-dir", runDir, "--name", id}
-			a = append(append(a, flags...), root, "--", AgentInRootfs)
-			return Cmd{Argv: a}
-		}, nil
+	argv := func(bundle string) func(string) Cmd {
+		return func(id string) Cmd { return Cmd{Argv: gvmmContainerArgv(gvmm, runDir, bundle, id)} }
 	}
-	run, err := argv(agentcfg.ModePoweroff)
-	if err != nil {
-		return nil, err
-	}
-	hold, err := argv(agentcfg.ModeStay)
-	if err != nil {
-		return nil, err
-	}
-	return &Plan{Start: run, Hold: hold, Cgroup: true,
+	return &Plan{Start: argv(run), Hold: argv(hold), ReadyPipe: true, Cgroup: true,
 		Cleanup: func(id string) {
 			_ = exec.Command(gvmm, "container", "rm", "-f", "--run-dir", runDir, id).Run()
 		}}, nil
@@ -349,29 +332,27 @@ func prepOCI(tool, pkg string) func(*Workspace) (*Plan, error) {
 		}
 		argv := func(bundle string) func(string) Cmd {
 			return func(id string) Cmd {
-				return Cmd{Argv: ociArgv(tool, container.CgroupMode(), "run", "--preserve-fds", "1", "--bundle", bundle, id)}
+				return Cmd{Argv: ociArgv(tool, bundle, id)}
 			}
 		}
 		return &Plan{Start: argv(run), Hold: argv(hold), ReadyPipe: true, Cgroup: true,
 			Cleanup: func(id string) {
-				a := ociArgv(tool, container.CgroupMode(), "delete", "-f", id)
-				_ = exec.Command(a[0], a[1:]...).Run()
+				_ = exec.Command(tool, "delete", "-f", id).Run()
 			}}, nil
 	}
 }
 
-// ociArgv is the command line of an OCI runtime. crun 1.8 refuses a
-// hybrid cgroup host ("cgroups in hybrid mode not supported") unless it
-// cannot see /sys/fs/cgroup/unified/cgroup.controllers, so there it runs
-// in a private mount namespace with a tmpfs over the unified hierarchy,
-// which makes it take its v1 path (container/bench_test.go does the same).
-func ociArgv(tool, cgroupMode string, args ...string) []string {
-	argv := append([]string{tool}, args...)
-	if tool == "crun" && strings.HasPrefix(cgroupMode, "hybrid") {
-		script := `mount -t tmpfs none /sys/fs/cgroup/unified && exec "$@"`
-		argv = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"}, argv...)
-	}
-	return argv
+// ociArgv is the command line of an OCI runtime's timed start: its own
+// `run`, bare (see EnterV1View for crun on a hybrid host).
+func ociArgv(tool, bundle, id string) []string {
+	return []string{tool, "run", "--preserve-fds", "1", "--bundle", bundle, id}
+}
+
+// gvmmContainerArgv is gvmm's timed start of the same bundle, in the same
+// mode: the READY pipe as fd 3 (--preserve-fds 1), the container removed
+// at exit as `crun run` removes it (--rm), its state in runDir.
+func gvmmContainerArgv(gvmm, runDir, bundle, id string) []string {
+	return []string{gvmm, "container", "run", "--rm", "--preserve-fds", "1", "--run-dir", runDir, "--name", id, bundle}
 }
 
 // prepUnshareChroot: the agent in fresh PID, mount, UTS, IPC and network

@@ -27,8 +27,9 @@ func (ws *Workspace) BuildPrebuilt(dir string) (missing map[string]string, err e
 	if err := static("./cmd/gvmm", "gvmm"); err != nil {
 		return nil, err
 	}
-	if err := static("./container/cmd/gvmm-init", container.InitName); err != nil {
-		return nil, err
+	initArgs := container.InitCompile(filepath.Join(ws.Repo, container.InitSource), filepath.Join(dir, container.InitName))
+	if err := ws.run(nil, initArgs...); err != nil {
+		return nil, fmt.Errorf("gvmm-init (needs gcc and libc6-dev's libc.a): %w", err)
 	}
 	c := filepath.Join(ws.Dir, "launcher-static.c")
 	if err := os.WriteFile(c, launcherSource, 0o644); err != nil {

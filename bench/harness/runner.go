@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"gvmm/bench/report"
@@ -60,6 +61,7 @@ func Run(ctx context.Context, ws *Workspace, subjects, left []Subject, leftReaso
 			out[i].Status, out[i].Reason = report.StatusFailed, "prepare: "+err.Error()
 			opt.Log.Warn("prepare failed", "subject", s.Name, "err", err)
 		default:
+			out[i].Timed = strings.Join(plan.Start("ID").Argv, " ")
 			if plan.StopAfterReady && plan.Hold == nil {
 				plan.Hold = plan.Start // a server holds by itself
 			}

@@ -168,12 +168,15 @@ func TestMissingArtefactSaysWhichTarget(t *testing.T) {
 	assert.Contains(t, err.Error(), "run make initramfs")
 }
 
-func TestOCIArgv(t *testing.T) {
-	assert.Equal(t, []string{"runc", "run", "x"}, ociArgv("runc", "hybrid (v1 controllers)", "run", "x"))
-	assert.Equal(t, []string{"crun", "run", "x"}, ociArgv("crun", "v2", "run", "x"))
-	hybrid := ociArgv("crun", "hybrid (v1 controllers)", "run", "x")
-	assert.Equal(t, "unshare", hybrid[0], "crun hides the unified hierarchy on a hybrid host")
-	assert.Equal(t, []string{"crun", "run", "x"}, hybrid[len(hybrid)-3:])
+// TestTimedArgv: each container peer is timed on exactly its own
+// command line, bare: no unshare, shell or mount around crun (the bench
+// hides the unified hierarchy once per run, EnterV1View), and gvmm on the
+// same bundle in the same mode.
+func TestTimedArgv(t *testing.T) {
+	assert.Equal(t, []string{"crun", "run", "--preserve-fds", "1", "--bundle", "/b", "ID"}, ociArgv("crun", "/b", "ID"))
+	assert.Equal(t, []string{"runc", "run", "--preserve-fds", "1", "--bundle", "/b", "ID"}, ociArgv("runc", "/b", "ID"))
+	assert.Equal(t, []string{"/x/gvmm", "container", "run", "--rm", "--preserve-fds", "1", "--run-dir", "/r", "--name", "ID", "/b"},
+		gvmmContainerArgv("/x/gvmm", "/r", "/b", "ID"))
 }
 
 func TestIsReadyLine(t *testing.T) {

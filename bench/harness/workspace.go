@@ -166,10 +166,25 @@ func (ws *Workspace) Launcher() (string, error) { return ws.cc("launcher", launc
 
 // Gvmm builds gvmm with gvmm-init beside it, as `make gvmm` installs them.
 func (ws *Workspace) Gvmm() (string, error) {
-	if _, err := ws.goBuild("./container/cmd/gvmm-init", container.InitName); err != nil {
+	if _, err := ws.initProgram(); err != nil {
 		return "", err
 	}
 	return ws.goBuild("./cmd/gvmm", "gvmm")
+}
+
+// initProgram compiles gvmm-init into Dir/bin, beside gvmm.
+func (ws *Workspace) initProgram() (string, error) {
+	if p, ok, err := ws.prebuilt(container.InitName); ok {
+		return p, err
+	}
+	return ws.once("cc:"+container.InitName, func() (string, error) {
+		out := filepath.Join(ws.Dir, "bin", container.InitName)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return "", err
+		}
+		args := container.InitCompile(filepath.Join(ws.Repo, container.InitSource), out)
+		return out, ws.run(nil, args...)
+	})
 }
 
 // GokvmModule is the gokvm the bench builds from the Go module proxy:

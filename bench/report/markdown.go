@@ -35,6 +35,7 @@ func WriteMarkdown(w io.Writer, run *Run) error {
 	writeCPU(p, run)
 	writeMemory(p, run, ratios)
 	writeNotRun(p, run)
+	writeTimed(p, run)
 	writeFindings(p, run)
 	p("## Charts\n\n![Time to READY per subject](startup.svg)\n\n![Peak RSS per subject](memory.svg)\n")
 	return bw.Flush()
@@ -186,6 +187,26 @@ func medianCell(s *Subject, m Metric) string {
 		return formatMetric(m, v)
 	}
 	return "—"
+}
+
+// writeTimed lists, for each measured subject, the command that was timed:
+// each peer runs its own command line bare, so that a reader can repeat
+// any row by hand.
+func writeTimed(p printer, run *Run) {
+	p("## What was timed\n\nEach row's command, exactly as executed (ID is each start's name); set-up that a peer needs on this host ran once, outside the timed interval.\n\n")
+	n := 0
+	for i := range run.Subjects {
+		s := &run.Subjects[i]
+		if s.Status != StatusMeasured || s.Timed == "" {
+			continue
+		}
+		p("- **%s**: `%s`\n", label(s), strings.ReplaceAll(s.Timed, "`", "'"))
+		n++
+	}
+	if n == 0 {
+		p("No command was recorded.\n")
+	}
+	p("\n")
 }
 
 func writeNotRun(p printer, run *Run) {

@@ -164,6 +164,10 @@ type Subject struct {
 	// boot the same guest. Empty for containers and processes (they all
 	// run the same root file system). Optional, added in schema 1.
 	Guest string `json:"guest,omitempty"`
+	// Timed is the command line the harness timed, exactly as it was
+	// executed (ID standing for each start's name), with nothing around
+	// it but the harness's launcher. Optional, added in schema 1.
+	Timed string `json:"timed,omitempty"`
 	// Status says whether Samples are real; Reason says why not.
 	Status Status `json:"status"`
 	Reason string `json:"reason,omitempty"`

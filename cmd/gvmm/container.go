@@ -24,7 +24,8 @@ func containerUsage() {
 	fmt.Fprintln(os.Stderr, `usage: gvmm container <verb> [arguments]
 
 verbs:
-  run [-it] [--name N] [--memory M] [--pids N] [--cpus C] [--net [--ip A]] [--rm] ROOTFS|BUNDLE [-- CMD...]
+  run [-it] [--name N] [--memory M] [--pids N] [--cpus C] [--net [--ip A]] [--rm]
+      [--preserve-fds N] [--timings] ROOTFS|BUNDLE [-- CMD...]
   ps [-a]               list running (all) containers
   stop [-t SECS] NAME   SIGTERM, then SIGKILL after the grace period
   rm [-f] NAME          remove a stopped container (-f: kill it first)
@@ -100,10 +101,15 @@ func containerRun(args []string) int {
 	remove := fs.Bool("rm", false, "remove the container when it exits")
 	hostname := fs.String("hostname", "", "host name inside the container")
 	runDir := fs.String("run-dir", container.DefaultRunDir, "state directory")
+	timings := fs.Bool("timings", false, "print where the start's time goes, phase by phase, on stderr")
+	preserve := fs.Int("preserve-fds", 0, "pass descriptors 3 to 3+N-1 to the workload instead of the READY pipe (as runc and crun do)")
 	var env envList
 	fs.Var(&env, "e", "set an environment variable KEY=VALUE (repeatable)")
 	if err := fs.Parse(splitCombined(args)); err != nil {
 		return 2
+	}
+	if *timings || os.Getenv("GVMM_TRACE") != "" {
+		container.EnableTimings()
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
@@ -118,10 +124,12 @@ func containerRun(args []string) int {
 		Dir: dir, Args: cmd, Terminal: *tty, Env: env, Hostname: *hostname,
 		Memory: *memory, Pids: *pids, CPUs: *cpus,
 	}
+	tSpec := time.Now()
 	spec, err := opts.Spec()
 	if err != nil {
 		return containerFail(err)
 	}
+	container.TraceStep("spec", tSpec)
 	var netIP net.IP
 	if *ip != "" {
 		if netIP = net.ParseIP(*ip); netIP == nil {
@@ -132,7 +140,7 @@ func containerRun(args []string) int {
 	// this process; containerFinish then gets dir and memory back.
 	o := container.Options{Spec: spec, Name: *name, Net: *network, NetIP: netIP, RunDir: *runDir,
 		Remove: *remove, Stdout: os.Stdout, Stderr: os.Stderr, ReadyLog: os.Stderr,
-		Handoff: []string{dir, *memory}}
+		Handoff: []string{dir, *memory}, PreserveFDs: *preserve}
 	if *interactive {
 		o.Stdin = os.Stdin
 	}

@@ -37,10 +37,10 @@ func setupConsole(rows, cols uint16) error {
 	if err := bindConsole(slavePath); err != nil {
 		return err
 	}
-	if err := unix.Sendmsg(ConsoleFD, []byte("pty"), unix.UnixRights(master), nil, 0); err != nil {
+	if err := unix.Sendmsg(fds.ConsoleFD(), []byte("pty"), unix.UnixRights(master), nil, 0); err != nil {
 		return wrap("send pty to runtime", err)
 	}
-	unix.Close(ConsoleFD)
+	unix.Close(fds.ConsoleFD())
 	// The runtime started us with Setsid, so we lead a session without a
 	// controlling terminal; TIOCSCTTY makes the slave ours, and the
 	// workload's Ctrl-C then arrives as SIGINT from the line discipline.

@@ -5,22 +5,22 @@
 // beforehand: mounts already expanded, capability sets already decoded,
 // the seccomp filter already assembled into BPF.
 //
-// # Why a separate, tiny package
+// # Two implementations of one plan
 //
-// Go cannot run Go code between fork and exec, so init must be a whole
-// program, and a Go program runs every package's init function before
-// main: its start-up cost grows with what it links. Init therefore imports
-// only the standard library's small packages and golang.org/x/sys/unix,
-// and receives a ready-made plan in a compact binary form (codec.go)
-// rather than JSON. The program exists twice: as gvmm-init
-// (container/cmd/gvmm-init, about 1.5 MB, the fast path) and inside every
-// binary that links package container, which re-executes itself as init
-// when no gvmm-init lies beside it (the fallback; see the container
-// package documentation for the measurements).
+// The init that containers normally start with is the C program
+// container/cinit/gvmm-init.c: a Go program pays several milliseconds
+// for its runtime before main (see package container). This package is
+// the same steps in Go, importing only the standard library's small
+// packages and golang.org/x/sys/unix: the runtime's side of the plan
+// (Plan, Encode, ReadError, the descriptors), the reference the C program
+// is tested against, and the init of a binary that re-executes itself
+// because no gvmm-init lies beside it. Both read the plan in the compact
+// binary form of codec.go, never JSON.
 //
 // # The conversation with the runtime
 //
-// The runtime starts init with these descriptors (exec.Cmd.ExtraFiles):
+// The runtime starts init with these descriptors (exec.Cmd.ExtraFiles),
+// in the default Layout:
 //
 //	3  ReadyFD    the READY pipe, the only one the workload keeps
 //	4  PlanFD     the plan; EOF is also the signal that the runtime has put
@@ -29,4 +29,13 @@
 //	              one kind byte and a message (WriteError, ReadError)
 //	6  ConsoleFD  a socket for the pty master (terminal only)
 //	7  ExeFD      the sealed handle init was executed from; closed at once
+//
+// With `--preserve-fds N` (runc's option) the workload keeps the caller's
+// descriptors 3 to 3+N-1 instead of the READY pipe, and init's four follow
+// them; KeepEnv in init's environment says N.
+//
+// The fast init is not this package but its C twin, container/cinit
+// (gvmm-init), which follows the same plan and descriptors; this package
+// is the reference it is tested against and the fallback a binary uses
+// when no gvmm-init lies beside it.
 package nsinit
