@@ -72,6 +72,9 @@ type cgroup struct {
 	// that entered the group can find its way back (cgroup_join.go);
 	// nil when the group was not created by this process.
 	home []homeMount
+	// pending are the v1 limits and device rules not yet written
+	// (applyLimits); nil when there are none left.
+	pending *specs.LinuxResources
 	// pidsMax is the pids limit, 0 for none.
 	pidsMax int64
 }
@@ -124,6 +127,25 @@ var errNoCgroups = errors.New("cgroups: no cgroup file system mounted at " + cgr
 
 // newCgroup creates gvmm/<id> with the limits in res on the host's layout.
 func newCgroup(id string, res *specs.LinuxResources) (*cgroup, error) {
+	c, err := createCgroup(id, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.applyLimits(); err != nil {
+		_ = c.delete()
+		return nil, err
+	}
+	return c, nil
+}
+
+// createCgroup creates the group of container id. On v2 it also writes its
+// limits and device filter, which clone3 CLONE_INTO_CGROUP needs in place
+// when init is born there. On v1 the limits and device rules wait in
+// c.pending for applyLimits: Start forks init into the bare groups and
+// writes them while init is still executing, before it sends the plan,
+// the first thing init needs to go on (it opens no device and runs no
+// workload before). The writes are about half of a v1 group's cost.
+func createCgroup(id string, res *specs.LinuxResources) (*cgroup, error) {
 	r := specs.LinuxResources{}
 	if res != nil {
 		r = *res
@@ -142,6 +164,18 @@ func newCgroup(id string, res *specs.LinuxResources) (*cgroup, error) {
 		return newCgroupV1(mounts, filepath.Join(cgroupParent, id), &r)
 	}
 	return nil, errNoCgroups
+}
+
+// applyLimits writes what createCgroup left pending (v1).
+func (c *cgroup) applyLimits() error {
+	if c.pending == nil {
+		return nil
+	}
+	t := time.Now()
+	err := applyV1(c.v1, c.pending)
+	traceStep("cgroup-limits", t)
+	c.pending = nil
+	return err
 }
 
 // loadCgroup finds the group of container id again, for rm after a crash.

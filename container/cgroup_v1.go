@@ -81,8 +81,8 @@ func unescapeMountinfo(s string) string {
 }
 
 // newCgroupV1 creates the group rel (e.g. gvmm/<id>) in each hierarchy of
-// mounts the container joins and writes its limits. On failure it
-// removes what it created.
+// mounts the container joins and leaves its limits pending (applyLimits).
+// On failure it removes what it created.
 func newCgroupV1(mounts map[string]string, rel string, r *specs.LinuxResources) (_ *cgroup, err error) {
 	want := append([]string(nil), v1Controllers...)
 	if r.CPU != nil && (r.CPU.Cpus != "" || r.CPU.Mems != "") {
@@ -119,7 +119,8 @@ func newCgroupV1(mounts map[string]string, rel string, r *specs.LinuxResources) 
 	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
 		c.pidsMax = *r.Pids.Limit
 	}
-	return c, applyV1(c.v1, r)
+	c.pending = r
+	return c, nil
 }
 
 // v1Needed reports whether the spec sets a limit that needs controller name.

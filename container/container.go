@@ -8,10 +8,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
-	"gvmm/container/nsinit"
 	"gvmm/guest/ready"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -52,9 +52,9 @@ type Options struct {
 	// and WaitReady returns ErrNoReady once the workload runs.
 	PreserveFDs int
 
-	// spawned, when set, is called once init is cloned (Run installs its
-	// signal handlers there, off the path to the clone but before the
-	// container is recorded as running).
+	// spawned, when set, is called once init is cloned and has its plan
+	// (Run installs its signal handlers there, off init's path but before
+	// the container is recorded as running).
 	spawned func()
 }
 
@@ -76,9 +76,12 @@ type Container struct {
 	// inGroup tells that init was born in its cgroup (spawn), so
 	// configure need not move it.
 	inGroup bool
-	ready   chan time.Duration
-	console *os.File
-	remove  bool
+	// limitsLater tells that the v1 limits are written while init
+	// executes (prepare), so the plan cannot go before the fork.
+	limitsLater bool
+	ready       chan time.Duration
+	console     *os.File
+	remove      bool
 	// readyR is the READY pipe, read by watchReady until watchDone
 	// closes; a handoff stops it early to pass the pipe on.
 	readyR    *os.File
@@ -120,26 +123,34 @@ func Start(opts Options) (_ *Container, err error) {
 			c.cleanup(true) // also right when the store refused it: nothing of its ID exists
 		}
 	}()
-	plan, initPath, exe, err := c.prepare(opts)
+	initPath, exe, rest, err := c.prepare(opts)
 	if err != nil {
 		return nil, err
 	}
+	// Runs before the cleanup above: nothing may still be writing into
+	// the cgroup that cleanup removes.
+	defer func() {
+		if err != nil {
+			_, _ = rest()
+		}
+	}()
 	p, err := newPipes(opts.Spec.Process.Terminal)
 	if err != nil {
 		return nil, err
 	}
 	defer p.closeParent()
 	tSpawn := time.Now()
-	if err := c.spawn(opts, p, initPath, exe, plan); err != nil {
+	if err := c.spawn(opts, p, initPath, exe, rest); err != nil {
 		return nil, err
 	}
 	p.closeChild()
 	traceStep("spawn", tSpawn)
-	if opts.spawned != nil {
-		opts.spawned()
+	plan, err := rest()
+	if err != nil {
+		return nil, err
 	}
 	tConf := time.Now()
-	if err := c.configure(plan, p); err != nil {
+	if err := c.configure(plan, p, opts.spawned); err != nil {
 		return nil, err
 	}
 	traceStep("configure", tConf)
@@ -151,46 +162,66 @@ func Start(opts Options) (_ *Container, err error) {
 
 // prepare does what Start needs before init is cloned: it records the
 // container in the store, creates its cgroup (c.cg, which cleanup
-// removes), builds init's plan and seals the init program, returning the
-// encoded plan, the program's path and its handle. The record, the cgroup
-// with the plan, and the sealed program need nothing from one another but
-// the ID, and each is a few hundred microseconds of system calls: on two
-// cores, the cgroup and plan are prepared by another goroutine meanwhile.
-func (c *Container) prepare(opts Options) ([]byte, string, *os.File, error) {
-	var err error
+// removes) and seals the init program, returning the program's path and
+// its handle. The record, the cgroup and the sealed program need nothing
+// from one another but the ID, and each is a few hundred microseconds of
+// system calls: on two cores, the cgroup is created by another goroutine
+// meanwhile, which then goes on, while init is forked and executes, to
+// write the cgroup's v1 limits (createCgroup) and build init's plan. rest
+// waits for that and returns the encoded plan; it may be called any number
+// of times, and must be called before the cgroup is removed.
+func (c *Container) prepare(opts Options) (initPath string, exe *os.File, rest func() ([]byte, error), err error) {
 	if c.ID, err = newID(); err != nil {
-		return nil, "", nil, err
+		return "", nil, nil, err
 	}
+	created := make(chan error, 1)
 	type prepared struct {
-		cg   *cgroup
-		plan *nsinit.Plan
+		plan []byte
 		err  error
 	}
-	prep := make(chan prepared, 1)
+	done := make(chan prepared, 1)
 	go func() {
-		var r prepared
 		t0 := time.Now()
-		r.cg, r.err = newCgroup(c.ID, opts.Spec.Linux.Resources)
+		cg, err := createCgroup(c.ID, opts.Spec.Linux.Resources)
+		c.cg = cg // read by the caller only after created
+		c.limitsLater = err == nil && cg.pending != nil
 		traceStep("cgroup", t0)
-		if r.err == nil {
-			tPlan := time.Now()
-			r.plan, r.err = buildPlan(opts.Spec, r.cg.view(), opts.PreserveFDs == 0)
-			traceStep("plan", tPlan)
+		created <- err
+		if err != nil {
+			done <- prepared{err: err}
+			return
 		}
-		prep <- r
+		if err := cg.applyLimits(); err != nil {
+			done <- prepared{err: err}
+			return
+		}
+		tPlan := time.Now()
+		plan, err := buildPlan(opts.Spec, cg.view(), opts.PreserveFDs == 0)
+		traceStep("plan", tPlan)
+		if err != nil {
+			done <- prepared{err: err}
+			return
+		}
+		done <- prepared{plan: plan.Encode()}
 	}()
+	var once sync.Once
+	var result prepared
+	rest = func() ([]byte, error) {
+		once.Do(func() { result = <-done })
+		return result.plan, result.err
+	}
 	tStore := time.Now()
 	serr := c.store.create(opts.Name, opts.Net, opts.NetIP, &c.State)
 	traceStep("state", tStore)
 	initPath, exe, ierr := sealedInit(opts.Init, c.store.Dir)
-	r := <-prep
-	c.cg = r.cg
-	for _, err := range []error{serr, r.err, ierr} {
+	cerr := <-created
+	for _, err := range []error{serr, cerr, ierr} {
 		if err != nil {
-			return nil, "", nil, err
+			_, _ = rest()
+			return "", nil, nil, err
 		}
 	}
-	return r.plan.Encode(), initPath, exe, nil
+	return initPath, exe, rest, nil
 }
 
 // Console is the pty master of a terminal container, nil otherwise.

@@ -314,3 +314,20 @@ func TestTerminal(t *testing.T) {
 	require.Contains(t, out.String(), "marker-42")
 	require.Contains(t, out.String(), "/dev/pts/0")
 }
+
+// TestUncleanDestination: a mount destination with ".." lands where its
+// clean form points, with either init (the runtime cleans it, so the C
+// and Go walks cannot differ).
+func TestUncleanDestination(t *testing.T) {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	for _, init := range []struct{ name, path string }{{"gvmm-init", testInit(t)}, {"self", self}} {
+		t.Run(init.name, func(t *testing.T) {
+			out, st := runShInit(t, init.path, "grep -c ' /scratch tmpfs' /proc/mounts; test -e /etc/scratch && echo wrong; true", func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/../scratch", Type: "tmpfs", Source: "tmpfs"})
+			})
+			require.Equal(t, 0, st.Code, out)
+			require.Equal(t, "1", strings.TrimSpace(out))
+		})
+	}
+}

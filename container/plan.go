@@ -59,12 +59,16 @@ func buildPlan(spec *specs.Spec, cg cgroupView, readyPipe bool) (*nsinit.Plan, e
 		p.RootPropagation = uint64(prop)
 	}
 	for _, m := range spec.Mounts {
+		// Init walks a destination component by component inside the
+		// root; a clean path has no "..", which each init would
+		// otherwise resolve its own way (both stay in the root).
+		m.Destination = filepath.Clean(m.Destination)
 		steps, err := mountSteps(m, cg, hasNamespace(l, specs.CgroupNamespace))
 		if err != nil {
 			return nil, err
 		}
 		p.Mounts = append(p.Mounts, steps...)
-		if filepath.Clean(m.Destination) == "/dev" && m.Type == "tmpfs" {
+		if m.Destination == "/dev" && m.Type == "tmpfs" {
 			p.SetupDev = true
 		}
 	}

@@ -185,14 +185,17 @@ func TestHandoff(t *testing.T) {
 
 // TestSignalDuringHandoffGrace: a workload that never reports READY (a
 // server such as nginx) keeps the runtime in process for HandoffGrace; a
-// SIGTERM the runtime gets then still reaches the workload (at the end of
-// the grace), it is not lost in the handoff.
+// SIGTERM the runtime gets then still reaches the workload, it is not lost
+// in the handoff. The signal is sent once the shell has set its trap: the
+// workload is PID 1 of its namespace, and the kernel drops a signal to
+// such a process that has no handler for it (pid_namespaces(7)), as it
+// does under runc.
 func TestSignalDuringHandoffGrace(t *testing.T) {
 	root := testRootfs(t)
 	store := testStore(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), handoffHelperEnv+"="+store.Dir, "GVMM_TEST_ROOTFS="+root, "GVMM_TEST_INIT="+testInit(t),
-		handoffScriptEnv+"=trap 'exit 7' TERM; sleep 30 & wait")
+		handoffScriptEnv+"=trap 'exit 7' TERM; echo trapped; sleep 30 & wait")
 	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
 	require.NoError(t, err)
 	defer out.Close()
@@ -212,6 +215,10 @@ func TestSignalDuringHandoffGrace(t *testing.T) {
 		st, err := store.Get("handed")
 		return err == nil && st.Status == StatusRunning
 	}, testTimeout, time.Millisecond, "the container runs")
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(out.Name())
+		return err == nil && strings.Contains(string(b), "trapped")
+	}, testTimeout, time.Millisecond, "the workload set its trap")
 	t0 := time.Now()
 	require.NoError(t, cmd.Process.Signal(unix.SIGTERM))
 	select {

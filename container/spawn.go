@@ -109,7 +109,7 @@ func sealedInit(choice, runDir string) (string, *os.File, error) {
 // the new namespaces, and sends it plan. Init blocks reading its plan until
 // the plan pipe closes: here when nothing is left to do before "go",
 // otherwise in configure.
-func (c *Container) spawn(opts Options, p *pipes, path string, exe *os.File, plan []byte) error {
+func (c *Container) spawn(opts Options, p *pipes, path string, exe *os.File, rest func() ([]byte, error)) error {
 	cmd, cgroupDir, err := c.initCmd(opts, p, exe)
 	if err != nil {
 		return err
@@ -123,15 +123,25 @@ func (c *Container) spawn(opts Options, p *pipes, path string, exe *os.File, pla
 		started = err == nil
 		return err
 	}
-	// When init is born in its cgroup and needs no veth, the plan and
-	// "go" are sent before the fork: init then reads them as soon as it
-	// runs, while this thread is still leaving the cgroup or not yet
-	// scheduled again, instead of waiting for it.
-	early := func() error {
-		if c.Net != nil || !pipeHolds(p.configW, len(plan)) {
+	// When init is born in its cgroup and needs no veth, the plan and "go"
+	// are sent at the fork: on v2 just before it (the limits are already
+	// written), on v1 just after, once the limits are (prepare), and
+	// before the forking thread goes home. Init then reads them as soon
+	// as it runs instead of waiting for this thread.
+	var planErr error // the plan's own error, reported as it is
+	sendPlan := func() error {
+		if c.Net != nil {
 			return nil
 		}
-		_, err := p.configW.Write(plan)
+		plan, err := rest()
+		if err != nil {
+			planErr = err
+			return err
+		}
+		if !pipeHolds(p.configW, len(plan)) {
+			return nil
+		}
+		_, err = p.configW.Write(plan)
 		closeAll(&p.configW)
 		return err
 	}
@@ -139,15 +149,15 @@ func (c *Container) spawn(opts Options, p *pipes, path string, exe *os.File, pla
 	// groups for the moment, so it is born there too (cgroup_join.go);
 	// otherwise configure moves it in.
 	err = c.cg.spawnInside(func() error {
-		if err := early(); err != nil {
+		if err := start(); err != nil {
 			return err
 		}
-		return start()
+		return sendPlan()
 	})
 	inside := !errors.Is(err, errNoThreadJoin)
 	switch {
 	case !inside && c.cg.v2 != "": // born in its group all the same
-		if err = early(); err == nil {
+		if err = sendPlan(); err == nil {
 			err = start()
 		}
 	case !inside:
@@ -159,6 +169,9 @@ func (c *Container) spawn(opts Options, p *pipes, path string, exe *os.File, pla
 		c.cmd = cmd
 		c.Pid = cmd.Process.Pid
 		c.PidStart, _ = pidStartTime(c.Pid)
+	}
+	if planErr != nil {
+		return planErr
 	}
 	if err != nil {
 		return fmt.Errorf("start init %s: %w", path, err)
@@ -205,6 +218,12 @@ func (c *Container) initCmd(opts Options, p *pipes, exe *os.File) (*exec.Cmd, *o
 	if !opts.Spec.Process.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
 	}
+	// os/exec opens /dev/null for a nil stream inside Start, that is, on
+	// the thread that stands in the container's groups (spawnInside)
+	// while the device rules are being written: give it one opened here.
+	if err := fillNull(cmd); err != nil {
+		return nil, nil, err
+	}
 	if hasNamespace(opts.Spec.Linux, specs.UserNamespace) {
 		cmd.SysProcAttr.UidMappings = idMaps(opts.Spec.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(opts.Spec.Linux.GIDMappings)
@@ -222,6 +241,35 @@ func (c *Container) initCmd(opts Options, p *pipes, exe *os.File) (*exec.Cmd, *o
 	}
 	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
 	return cmd, dir, nil
+}
+
+// devNull is /dev/null, opened once per process for fillNull.
+var devNull struct {
+	sync.Once
+	in, out *os.File
+	err     error
+}
+
+// fillNull gives cmd's nil standard streams /dev/null, opened beforehand.
+func fillNull(cmd *exec.Cmd) error {
+	devNull.Do(func() {
+		if devNull.in, devNull.err = os.Open(os.DevNull); devNull.err == nil {
+			devNull.out, devNull.err = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		}
+	})
+	if devNull.err != nil {
+		return devNull.err
+	}
+	if cmd.Stdin == nil {
+		cmd.Stdin = devNull.in
+	}
+	if cmd.Stdout == nil {
+		cmd.Stdout = devNull.out
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = devNull.out
+	}
+	return nil
 }
 
 // maxPreserveFDs bounds --preserve-fds (as nsinit does its KeepEnv).
@@ -262,8 +310,8 @@ func pipeHolds(w *os.File, n int) bool {
 // configure sends init its plan, unless spawn did, puts it into the cgroup
 // and the network, and waits until it has executed the workload. The plan
 // goes first, so init decodes it while the runtime works; closing the pipe
-// says "go".
-func (c *Container) configure(plan []byte, p *pipes) error {
+// says "go". Then, while init works, it calls spawned (if set).
+func (c *Container) configure(plan []byte, p *pipes, spawned func()) error {
 	var werr error
 	if p.configW != nil {
 		_, werr = p.configW.Write(plan)
@@ -283,6 +331,9 @@ func (c *Container) configure(plan []byte, p *pipes) error {
 		}
 	}
 	closeAll(&p.configW)
+	if spawned != nil {
+		spawned()
+	}
 	if p.consoleParent != nil {
 		if err := c.receiveConsole(p); err != nil {
 			return err

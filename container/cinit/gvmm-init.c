@@ -436,6 +436,8 @@ static int open_in_root(int rootfd, const char *path, int file)
 	for (char *part = strtok_r(copy, "/", &save); part != NULL;) {
 		char *next_part = strtok_r(NULL, "/", &save);
 		int last = next_part == NULL;
+		if (strcmp(part, "..") == 0) /* the runtime sends clean paths */
+			FAILED(0, "plan: mount destination %s is not a clean path", path);
 		if (strcmp(part, ".") != 0) {
 			int next = openat2_(dir, part, O_PATH | O_CLOEXEC, RESOLVE_FLAGS);
 			if (next < 0 && errno == ENOENT) {
