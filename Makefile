@@ -10,7 +10,7 @@
 export PATH := $(PATH):/usr/local/go/bin
 GO        ?= go
 BUILD     ?= build
-GUESTS    := hello32 long64 echo triplefault spin exit42 acpioff
+GUESTS    := hello32 long64 echo triplefault spin exit42 acpioff hostile
 STATICCHECK_VERSION ?= v0.8.2
 ACTIONLINT_VERSION  ?= v1.7.7
 

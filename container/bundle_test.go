@@ -43,3 +43,23 @@ func TestSpecBundles(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultPathsCoverRuncs: gvmm's default masked and read-only paths
+// include every one that `runc spec` and `crun spec` write (issue 16).
+func TestDefaultPathsCoverRuncs(t *testing.T) {
+	for _, tool := range []string{"runc", "crun"} {
+		t.Run(tool, func(t *testing.T) {
+			testenv.NeedTool(t, tool, tool)
+			bundle := t.TempDir()
+			cmd := exec.Command(tool, "spec")
+			cmd.Dir = bundle
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, string(out))
+			spec, err := LoadBundle(bundle)
+			require.NoError(t, err)
+			require.NotEmpty(t, spec.Linux.MaskedPaths)
+			require.Subset(t, DefaultMaskedPaths, spec.Linux.MaskedPaths)
+			require.Subset(t, DefaultReadonlyPaths, spec.Linux.ReadonlyPaths)
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"gvmm/guest/ready"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Options describe one container to run.
@@ -79,9 +80,12 @@ type Container struct {
 	// limitsLater tells that the v1 limits are written while init
 	// executes (prepare), so the plan cannot go before the fork.
 	limitsLater bool
-	ready       chan time.Duration
-	console     *os.File
-	remove      bool
+	// groupLock is groupLockPath held shared from before the group is
+	// created until Start returns, init in it by then (sweep.go).
+	groupLock *os.File
+	ready     chan time.Duration
+	console   *os.File
+	remove    bool
 	// readyR is the READY pipe, read by watchReady until watchDone
 	// closes; a handoff stops it early to pass the pipe on.
 	readyR    *os.File
@@ -133,6 +137,9 @@ func Start(opts Options) (_ *Container, err error) {
 		if err != nil {
 			_, _ = rest()
 		}
+		if c.groupLock != nil {
+			c.groupLock.Close()
+		}
 	}()
 	p, err := newPipes(opts.Spec.Process.Terminal)
 	if err != nil {
@@ -182,8 +189,12 @@ func (c *Container) prepare(opts Options) (initPath string, exe *os.File, rest f
 	done := make(chan prepared, 1)
 	go func() {
 		t0 := time.Now()
-		cg, err := createCgroup(c.ID, opts.Spec.Linux.Resources)
-		c.cg = cg // read by the caller only after created
+		lock, err := lockGroups(unix.LOCK_SH)
+		var cg *cgroup
+		if err == nil {
+			cg, err = createCgroup(c.ID, opts.Spec.Linux.Resources)
+		}
+		c.cg, c.groupLock = cg, lock // read by the caller only after created
 		c.limitsLater = err == nil && cg.pending != nil
 		traceStep("cgroup", t0)
 		created <- err
@@ -218,6 +229,10 @@ func (c *Container) prepare(opts Options) (initPath string, exe *os.File, rest f
 	for _, err := range []error{serr, cerr, ierr} {
 		if err != nil {
 			_, _ = rest()
+			if c.groupLock != nil {
+				c.groupLock.Close()
+				c.groupLock = nil
+			}
 			return "", nil, nil, err
 		}
 	}

@@ -62,6 +62,14 @@ func TestIsolation(t *testing.T) {
 		{"only stdio and READY fds (CVE-2024-21626)", `cd /proc/$$/fd && for f in *; do case $f in 0|1|2) ;;
 3) readlink 3 | grep -q '^pipe:' || echo "leak3 $(readlink 3)" ;; *) test -L $f && echo "leak$f $(readlink $f)" ;; esac; done; echo none`, "none"},
 		{"no init program left in pid 1", "readlink /proc/1/exe", "/bin/busybox"},
+		// Every default masked path (runc's, TestDefaultPathsCoverRuncs)
+		// shows nothing, and every read-only path is a read-only mount.
+		{"every masked path empty", "for p in " + strings.Join(DefaultMaskedPaths, " ") + `; do
+if [ -d $p ]; then n=$(ls -A $p | wc -l); else n=$(head -c 1 $p 2>/dev/null | wc -c); fi
+[ "$n" = 0 ] || echo "leak masked $p"; done; echo none`, "none"},
+		{"every read-only path read-only", "for p in " + strings.Join(DefaultReadonlyPaths, " ") + `; do
+[ -e $p ] || continue
+awk -v p=$p '$5 == p && $6 ~ /^ro/ { f = 1 } END { exit !f }' /proc/self/mountinfo || echo "leak writable $p"; done; echo none`, "none"},
 	}
 	// Both init programs must give the same container: gvmm-init, and the
 	// runtime's own binary (this test binary) re-executed as init.

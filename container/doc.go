@@ -126,7 +126,11 @@
 // own. Init has PR_SET_PDEATHSIG=SIGKILL (re-armed after the uid change,
 // which clears it), so if gvmm is killed the container dies with it; the
 // Store then shows it stopped (the recorded pid is dead or reused), and
-// Store.Remove deletes its cgroup, veth and state.
+// Store.Remove deletes its cgroup, veth and state. A kill during a start
+// can leave a group, or a record directory, that no record names (they are
+// made side by side); Store.Remove ends with SweepOrphans, which removes
+// them, kept apart from starts in progress by /run/gvmm-cgroups.lock
+// (sweep.go).
 //
 // `gvmm container run` without a terminal goes one step further
 // (Options.Handoff, handoff.go): once the workload has run HandoffGrace

@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -99,7 +100,13 @@ func (s *Store) Remove(ref string, force bool) error {
 	if st.Net != nil {
 		removeVeth(st.Net.HostIf)
 	}
-	return s.delete(st.ID)
+	if err := s.delete(st.ID); err != nil {
+		return err
+	}
+	if err := SweepOrphans(s.Dir); err != nil {
+		slog.Warn("sweeping the groups of killed starts", "err", err)
+	}
+	return nil
 }
 
 // OCIState returns the container's state in the OCI format that

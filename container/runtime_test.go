@@ -2,6 +2,7 @@ package container
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -231,4 +232,89 @@ func TestSignalDuringHandoffGrace(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(b), "exit 7", "the workload's trap ran")
 	t.Logf("ended %v after SIGTERM", time.Since(t0).Round(time.Millisecond))
+}
+
+// TestRuntimeKilledAnywhere kills the runtime with SIGKILL at points
+// spread over a container's start with a veth and a cgroup, and after
+// it: whatever the point, the workload dies with the runtime, and once
+// the next `gvmm container rm` (or the next start, which sweeps what a
+// killed start left before its state was written) has run, nothing is
+// left: no cgroup, no host link, no state, no mount, no process.
+func TestRuntimeKilledAnywhere(t *testing.T) {
+	root := testRootfs(t)
+	store := testStore(t)
+	require.NoError(t, SweepOrphans(store.Dir), "what earlier runs left")
+	cgroups := cgroupCount(t)
+	links := hostLinks(t)
+	mounts := mountCount(t)
+	helper := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), runtimeHelperEnv+"="+store.Dir, "GVMM_TEST_ROOTFS="+root)
+		require.NoError(t, cmd.Start())
+		return cmd
+	}
+	// How long the helper takes to run its container here, so that the
+	// kills spread from its first instruction to after its start.
+	t0 := time.Now()
+	cmd := helper()
+	require.Eventually(t, func() bool {
+		st, err := store.Get("victim")
+		return err == nil && st.Status == StatusRunning
+	}, testTimeout, time.Millisecond)
+	startup := time.Since(t0)
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	require.NoError(t, store.Remove("victim", true))
+
+	const rounds = 24
+	found := map[string]int{}
+	for i := range rounds {
+		delay := startup * 3 / 2 * time.Duration(i) / rounds
+		cmd := helper()
+		time.Sleep(delay)
+		require.NoError(t, cmd.Process.Kill())
+		_ = cmd.Wait()
+		if st, err := store.Get("victim"); err == nil {
+			found[st.Status]++
+			require.NoError(t, store.Remove(st.ID, true), "rm after a kill at %v", delay)
+		} else {
+			require.ErrorIs(t, err, ErrNoContainer)
+			found["no record"]++
+		}
+		require.NoError(t, SweepOrphans(store.Dir), "the sweep after a kill at %v", delay)
+		require.Eventually(t, func() bool { return !workloadAlive(t) }, testTimeout, 5*time.Millisecond,
+			"the workload outlived the runtime killed at %v", delay)
+		require.Equal(t, cgroups, cgroupCount(t), "cgroup left by a kill at %v", delay)
+		require.Equal(t, links, hostLinks(t), "host link left by a kill at %v", delay)
+		require.Equal(t, mounts, mountCount(t), "mount left by a kill at %v", delay)
+		requireNoState(t, store.Dir)
+	}
+	t.Logf("start takes %v; the kills found: %v", startup.Round(time.Millisecond), found)
+}
+
+// hostLinks counts the host's network links.
+func hostLinks(t *testing.T) int {
+	links, err := netlink.LinkList()
+	require.NoError(t, err)
+	return len(links)
+}
+
+// mountCount counts the host's mounts (this process's mount namespace).
+func mountCount(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	require.NoError(t, err)
+	return bytes.Count(b, []byte("\n"))
+}
+
+// workloadAlive reports whether runtimeHelper's workload, sleep 600,
+// still runs anywhere on the host.
+func workloadAlive(t *testing.T) bool {
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && string(b) == "/bin/sleep\x00600\x00" {
+			return true
+		}
+	}
+	return false
 }

@@ -66,7 +66,7 @@ func TestMSIXVectorMapping(t *testing.T) {
 	require.NoError(t, err)
 	q.Kick()
 	assert.Empty(t, r.m.MSI.Take())
-	assert.Equal(t, "quiet", r.out.String())
+	r.waitOut(t, "quiet")
 
 	// A broken queue raises the configuration vector (0).
 	q.SetAvailIdx(100)

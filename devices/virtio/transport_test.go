@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,13 +14,14 @@ import (
 	"gvmm/devices/virtio"
 	"gvmm/devices/virtio/console"
 	"gvmm/devices/virtio/virtiotest"
+	"gvmm/internal/testenv"
 )
 
 type consoleRig struct {
 	m   *virtiotest.Machine
 	t   *virtio.Transport
 	d   *virtiotest.Driver
-	out *bytes.Buffer
+	out *testenv.SyncBuffer
 }
 
 // newConsoleRig attaches a real virtio-console (no input) to a test
@@ -29,7 +31,7 @@ func newConsoleRig(t *testing.T) *consoleRig {
 	m, err := virtiotest.NewMachine()
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
-	out := &bytes.Buffer{}
+	out := &testenv.SyncBuffer{}
 	c := console.New(out, nil)
 	t.Cleanup(c.Close)
 	tr, d, err := m.Attach("virtio-console", c)
@@ -190,9 +192,16 @@ func TestTransportHostileDriver(t *testing.T) {
 			_, err := q.Add(virtiotest.Readable([]byte("alive")))
 			require.NoError(t, err)
 			q.Kick()
-			assert.Equal(t, "alive", r.out.String())
+			r.waitOut(t, "alive")
 		})
 	}
+}
+
+// waitOut waits for the console's output goroutine to have written want.
+func (r *consoleRig) waitOut(t *testing.T, want string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return r.out.String() == want }, 5*time.Second, time.Millisecond,
+		"console output %q, want %q", r.out.String(), want)
 }
 
 func negotiate(t *testing.T, r *consoleRig) {

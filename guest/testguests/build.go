@@ -13,7 +13,7 @@ import (
 var sources embed.FS
 
 // Names lists the test guests.
-var Names = []string{"hello32", "long64", "echo", "triplefault", "spin", "exit42", "acpioff"}
+var Names = []string{"hello32", "long64", "echo", "triplefault", "spin", "exit42", "acpioff", "hostile"}
 
 // Build assembles and links every test guest into dir as NAME.elf, using
 // gcc (as the C preprocessor and driver of the system assembler, as) and ld,

@@ -9,6 +9,10 @@
 //	triplefault  loads an empty IDT and faults: KVM_EXIT_SHUTDOWN
 //	spin         prints, signals READY, then loops until the VMM stops it
 //	exit42       exits with status 42 through the debug port
+//	hostile      plays the script it is given as its initrd (script.go):
+//	             the attacker's half of the hostile-guest suite
+//	             (cmd/gvmm/hostile_test.go), port, MMIO, PCI configuration
+//	             and guest-memory writes, MSRs, CPUID, hlt with IF=0
 //
 // The Makefile builds them into build/testguests with the system assembler;
 // Build does the same for tests, from the sources embedded here.

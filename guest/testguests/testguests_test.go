@@ -73,3 +73,30 @@ func TestGuestsCarryThePVHNote(t *testing.T) {
 		assert.Equal(t, uint64(entry), f.Entry, "%s: the note names _start", name)
 	}
 }
+
+// TestScriptOpsMatchAssembly: hostile.S's OP_* numbers are script.go's,
+// and its exit statuses too.
+func TestScriptOpsMatchAssembly(t *testing.T) {
+	src, err := sources.ReadFile("hostile.S")
+	require.NoError(t, err)
+	got := map[string]uint64{}
+	for _, m := range setLine.FindAllStringSubmatch(string(src), -1) {
+		v, err := strconv.ParseUint(m[2], 0, 64)
+		require.NoError(t, err, m[0])
+		got[m[1]] = v
+	}
+	names := []string{"EXIT", "OUT", "IN", "WRITE", "READ", "BWRITE", "BREAD", "CFGWRITE", "CFGREAD", "FIND",
+		"EXPECT", "WAIT", "BWAIT", "REPEAT", "RDMSR", "WRMSR", "CPUID", "CLIHLT", "MARK", "SWEEP"}
+	for i, n := range names {
+		assert.Equal(t, uint64(i), got["OP_"+n], "OP_%s", n)
+	}
+	assert.Equal(t, uint64(len(names)), got["OP_COUNT"])
+	assert.Equal(t, uint64(RecordSize), got["RECORD_SIZE"])
+	assert.Equal(t, Op(len(names)-1), OpSweep)
+	for name, want := range map[string]int{
+		"STATUS_NO_SCRIPT": StatusNoScript, "STATUS_NOT_FOUND": StatusNotFound,
+		"STATUS_WAIT_OUT": StatusWaitOut, "STATUS_BAD_OP": StatusBadOp, "STATUS_FAULT": StatusFault,
+	} {
+		assert.Equal(t, uint64(want), got[name], name)
+	}
+}

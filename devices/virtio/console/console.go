@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"gvmm/devices/virtio"
 )
@@ -29,9 +30,25 @@ const (
 	// by the guest; the input goroutine waits when it is full.
 	maxPending = 64 << 10
 	readChunk  = 4096
+
+	// maxOutput bounds output taken from the guest but not yet written
+	// to the terminal. When it is full the device stops taking transmit
+	// buffers, and the guest's driver waits for them as it would for a
+	// slow line; the vCPU does not.
+	maxOutput = 64 << 10
+
+	// flushWait bounds how long Close waits for buffered output to reach
+	// a terminal that is not reading.
+	flushWait = time.Second
 )
 
 // Console is a virtio-console device. Create it with New.
+//
+// Output goes through a bounded buffer and a goroutine of its own
+// (writeOutput): the vCPU that notifies the transmit queue copies the
+// guest's bytes into the buffer and returns, so a terminal or pipe that
+// nobody reads cannot stall the guest's vCPU, and the guest cannot make
+// the host hold more than maxOutput bytes of its output.
 type Console struct {
 	out io.Writer
 
@@ -39,6 +56,11 @@ type Console struct {
 	space   *sync.Cond // signalled when pending shrinks or on Close
 	pending []byte     // terminal input waiting for receive buffers
 	closed  bool
+
+	outWake *sync.Cond    // signalled when output arrives or on Close
+	output  []byte        // guest output not yet written, at most maxOutput
+	partial *virtio.Chain // a transmit chain copied in part: output was full
+	flushed chan struct{} // closed when writeOutput ends
 
 	active bool // between Activate and Reset, and not broken
 	rx, tx *virtio.Queue
@@ -50,12 +72,45 @@ type Console struct {
 // returns an error (EOF). Close cannot interrupt a Read that is blocked
 // on a terminal, so the goroutine may outlive the device until then.
 func New(out io.Writer, in io.Reader) *Console {
-	c := &Console{out: out}
+	c := &Console{out: out, flushed: make(chan struct{})}
 	c.space = sync.NewCond(&c.mu)
+	c.outWake = sync.NewCond(&c.mu)
+	go c.writeOutput()
 	if in != nil {
 		go c.readInput(in)
 	}
 	return c
+}
+
+// writeOutput writes the buffered output to out, one batch at a time and
+// without the lock, so only this goroutine waits for a slow terminal.
+// After each batch it takes the chains the guest left on the transmit
+// queue while the buffer was full. It ends at Close, once it has written
+// everything.
+func (c *Console) writeOutput() {
+	defer close(c.flushed)
+	var spare []byte
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		for len(c.output) == 0 && !c.closed {
+			c.outWake.Wait()
+		}
+		if len(c.output) == 0 {
+			return // closed, and everything written
+		}
+		batch := c.output
+		c.output = spare[:0]
+		c.mu.Unlock()
+		if _, err := c.out.Write(batch); err != nil {
+			// A failing terminal loses output but does not break the
+			// device: it is not the guest's fault.
+			slog.Debug("virtio-console: output", "err", err)
+		}
+		c.mu.Lock()
+		spare = batch
+		c.transmitLocked()
+	}
 }
 
 // readInput copies the terminal's input into pending and delivers it.
@@ -111,7 +166,22 @@ func (c *Console) WriteConfig(off uint64, data []byte) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.write(data[:1])
+	c.bufferLocked(data[:1])
+}
+
+// bufferLocked queues guest output for writeOutput, dropping what does
+// not fit (only emergency writes can meet a full buffer: the transmit
+// queue waits for room instead).
+//
+// Precondition: c.mu held.
+func (c *Console) bufferLocked(p []byte) {
+	if room := maxOutput - len(c.output); len(p) > room {
+		p = p[:room]
+	}
+	if len(p) > 0 {
+		c.output = append(c.output, p...)
+		c.outWake.Signal()
+	}
 }
 
 // Activate implements virtio.Device.
@@ -127,19 +197,29 @@ func (c *Console) Activate(a virtio.Activation) error {
 }
 
 // Reset implements virtio.Device. Pending input stays for the next
-// driver.
+// driver, and output already taken is still written; a chain taken in
+// part belonged to the old queue and is dropped.
 func (c *Console) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.active, c.rx, c.tx, c.signal = false, nil, nil, nil
+	c.active, c.rx, c.tx, c.signal, c.partial = false, nil, nil, nil, nil
 }
 
-// Close stops the device and releases the input goroutine's wait.
+// Close stops the device, releases the input goroutine's wait, and
+// flushes the output the guest wrote: the last lines before a power-off
+// are the ones a user reads. A terminal that takes none of it for
+// flushWait is given up on.
 func (c *Console) Close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.active, c.closed = false, true
+	c.active, c.closed, c.partial = false, true, nil
 	c.space.Broadcast()
+	c.outWake.Broadcast()
+	c.mu.Unlock()
+	select {
+	case <-c.flushed:
+	case <-time.After(flushWait):
+		slog.Warn("virtio-console: the terminal took no output for a second; the rest is lost")
+	}
 }
 
 // Notify implements virtio.Device.
@@ -162,7 +242,10 @@ func (c *Console) failLocked(err error) {
 	c.signal.Fail(err)
 }
 
-// transmitLocked writes every chain on the transmit queue to out.
+// transmitLocked copies the transmit queue's chains into the output
+// buffer, as long as it has room. A chain that does not fit is copied in
+// part and finished when writeOutput has made room; until then it and the
+// chains after it stay the guest's, not yet used.
 //
 // Precondition: c.mu held.
 func (c *Console) transmitLocked() {
@@ -170,42 +253,43 @@ func (c *Console) transmitLocked() {
 		return
 	}
 	used := false
-	for {
-		ch, err := c.tx.Pop()
-		if err != nil {
+	for len(c.output) < maxOutput {
+		if c.partial == nil {
+			ch, err := c.tx.Pop()
+			if err != nil {
+				c.failLocked(fmt.Errorf("transmitq: %w", err))
+				return
+			}
+			if ch == nil {
+				break
+			}
+			c.partial = ch
+		}
+		start := len(c.output)
+		if cap(c.output) < maxOutput {
+			c.output = append(make([]byte, 0, maxOutput), c.output...)
+		}
+		n, err := c.partial.Read(c.output[start:maxOutput])
+		c.output = c.output[:start+n]
+		switch {
+		case err == io.EOF:
+			if err := c.tx.Push(c.partial.Head, 0); err != nil {
+				c.failLocked(fmt.Errorf("transmitq: %w", err))
+				return
+			}
+			c.partial, used = nil, true
+		case err != nil:
 			c.failLocked(fmt.Errorf("transmitq: %w", err))
 			return
 		}
-		if ch == nil {
-			break
-		}
-		if _, err := io.Copy(writerFunc(c.write), ch); err != nil {
-			c.failLocked(fmt.Errorf("transmitq: %w", err))
-			return
-		}
-		if err := c.tx.Push(ch.Head, 0); err != nil {
-			c.failLocked(fmt.Errorf("transmitq: %w", err))
-			return
-		}
-		used = true
+	}
+	if len(c.output) > 0 {
+		c.outWake.Signal()
 	}
 	if used {
 		c.signal.UsedBuffers(c.tx)
 	}
 }
-
-// write sends guest output to out. A failing terminal loses output but
-// does not break the device: it is not the guest's fault.
-func (c *Console) write(p []byte) (int, error) {
-	if _, err := c.out.Write(p); err != nil {
-		slog.Debug("virtio-console: output", "err", err)
-	}
-	return len(p), nil
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // deliverLocked copies pending input into receive buffers.
 //

@@ -57,7 +57,7 @@ func TestConsoleTransmit(t *testing.T) {
 	_, err = r.tx.Add(virtiotest.Readable([]byte("second\n")))
 	require.NoError(t, err)
 	r.tx.Kick()
-	assert.Equal(t, "hello, hvc0\nsecond\n", r.out.String())
+	waitOut(t, r, "hello, hvc0\nsecond\n")
 	used := r.tx.TakeUsed()
 	require.Len(t, used, 2)
 	assert.Equal(t, uint32(0), used[0].Len)
@@ -98,7 +98,7 @@ func TestConsoleEmergWriteAndConfig(t *testing.T) {
 	r := newRig(t)
 	r.start(t)
 	r.d.Write(r.d.DeviceCfg+configEmergWr, 4, 'X')
-	assert.Equal(t, "X", r.out.String())
+	waitOut(t, r, "X")
 	assert.Equal(t, uint64(1), r.d.Read(r.d.DeviceCfg+configMaxNrPorts, 4))
 }
 
@@ -111,7 +111,14 @@ func TestConsoleResetAndRestart(t *testing.T) {
 	_, err := r.tx.Add(virtiotest.Readable([]byte("again")))
 	require.NoError(t, err)
 	r.tx.Kick()
-	assert.Equal(t, "again", r.out.String())
+	waitOut(t, r, "again")
+}
+
+// waitOut waits for the output goroutine to have written want.
+func waitOut(t *testing.T, r *rig, want string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return r.out.String() == want }, 5*time.Second, time.Millisecond,
+		"console output %q, want %q", r.out.String(), want)
 }
 
 // waitUsed collects n used entries, waiting on the interrupt line for
@@ -130,4 +137,97 @@ func waitUsed(t *testing.T, r *rig, q *virtiotest.Queue, n int) []virtiotest.Use
 	}
 	require.Len(t, used, n)
 	return used
+}
+
+// gate is a terminal that takes nothing until opened.
+type gate struct {
+	open chan struct{}
+	out  testenv.SyncBuffer
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	<-g.open
+	return g.out.Write(p)
+}
+
+// TestConsoleTransmitNobodyReads: a terminal that takes no output does
+// not stall the vCPU that notifies (issue 16): the notify returns, the
+// device holds at most maxOutput bytes, and the chains past that stay the
+// guest's. When the terminal reads again, everything arrives in order.
+func TestConsoleTransmitNobodyReads(t *testing.T) {
+	m, err := virtiotest.NewMachine()
+	require.NoError(t, err)
+	defer m.Close()
+	g := &gate{open: make(chan struct{})}
+	c := New(g, nil)
+	defer c.Close()
+	tr, d, err := m.Attach("virtio-console", c)
+	require.NoError(t, err)
+	defer tr.Close()
+	_, qs, err := d.Start(virtio.FeatureVersion1, 16, 16)
+	require.NoError(t, err)
+	tx := qs[TransmitQueue]
+
+	const chunk = 16 << 10 // 16 chains: 4 times maxOutput
+	var want []byte
+	for i := range 16 {
+		b := make([]byte, chunk)
+		for j := range b {
+			b[j] = byte('a' + i)
+		}
+		want = append(want, b...)
+		_, err := tx.Add(virtiotest.Readable(b))
+		require.NoError(t, err)
+	}
+	kicked := make(chan struct{})
+	go func() { tx.Kick(); close(kicked) }()
+	select {
+	case <-kicked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the notify waited for a terminal that does not read")
+	}
+	used := tx.TakeUsed()
+	assert.LessOrEqual(t, len(used)*chunk, maxOutput+chunk, "the device took more than its buffer")
+	assert.Less(t, len(used), 16, "chains beyond the buffer stay in the ring")
+
+	close(g.open)
+	for deadline := time.Now().Add(5 * time.Second); len(used) < 16 && time.Now().Before(deadline); {
+		used = append(used, tx.TakeUsed()...)
+		time.Sleep(time.Millisecond)
+	}
+	require.Len(t, used, 16, "every chain used once the terminal reads")
+	require.Eventually(t, func() bool { return len(g.out.String()) == len(want) }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, string(want), g.out.String(), "in order, nothing lost")
+	assert.False(t, tr.NeedsReset())
+}
+
+// TestConsoleCloseFlushes: output the guest wrote just before the VM
+// stopped is written at Close; a terminal that takes nothing delays
+// Close by flushWait only.
+func TestConsoleCloseFlushes(t *testing.T) {
+	r := newRig(t)
+	r.start(t)
+	_, err := r.tx.Add(virtiotest.Readable([]byte("reboot: Power down\n")))
+	require.NoError(t, err)
+	r.tx.Kick()
+	r.c.Close()
+	assert.Equal(t, "reboot: Power down\n", r.out.String(), "written by the time Close returns")
+
+	m, err := virtiotest.NewMachine()
+	require.NoError(t, err)
+	defer m.Close()
+	g := &gate{open: make(chan struct{})}
+	defer close(g.open)
+	c := New(g, nil)
+	tr, d, err := m.Attach("virtio-console", c)
+	require.NoError(t, err)
+	defer tr.Close()
+	_, qs, err := d.Start(virtio.FeatureVersion1, 16, 16)
+	require.NoError(t, err)
+	_, err = qs[TransmitQueue].Add(virtiotest.Readable([]byte("lost")))
+	require.NoError(t, err)
+	qs[TransmitQueue].Kick()
+	t0 := time.Now()
+	c.Close()
+	assert.Less(t, time.Since(t0), flushWait+time.Second, "Close gives up on a stuck terminal")
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,28 @@ type Package struct {
 	// that call kvmtest.Require, directly or through a function of the
 	// package, sorted.
 	Tests, Benchmarks []string
+}
+
+// Filter keeps the tests and benchmarks whose names match re, and the
+// packages left with any.
+func Filter(pkgs []Package, re *regexp.Regexp) []Package {
+	keep := func(names []string) []string {
+		var out []string
+		for _, n := range names {
+			if re.MatchString(n) {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	var out []Package
+	for _, p := range pkgs {
+		p.Tests, p.Benchmarks = keep(p.Tests), keep(p.Benchmarks)
+		if len(p.Tests)+len(p.Benchmarks) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ImportPath is the package's import path in module gvmm.

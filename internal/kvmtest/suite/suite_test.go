@@ -3,6 +3,7 @@ package suite
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -134,4 +135,20 @@ func TestSplitOutputs(t *testing.T) {
 	assert.Equal(t, 1, out["bench"].status)
 	_, ok := out["cmd/gvmm"]
 	assert.False(t, ok, "a package whose end marker never came has no status (L1 died)")
+}
+
+// TestFilter: kvm-tests -run keeps the matching tests and benchmarks, and
+// drops the packages left with neither.
+func TestFilter(t *testing.T) {
+	pkgs := []Package{
+		{Dir: "a", Tests: []string{"TestHostileCPU", "TestBoot"}, Benchmarks: []string{"BenchmarkFloor"}},
+		{Dir: "b", Tests: []string{"TestOther"}},
+	}
+	got := Filter(pkgs, regexp.MustCompile("Hostile|Floor"))
+	require.Len(t, got, 1)
+	assert.Equal(t, []string{"TestHostileCPU"}, got[0].Tests)
+	assert.Equal(t, []string{"BenchmarkFloor"}, got[0].Benchmarks)
+	assert.Len(t, Filter(pkgs, regexp.MustCompile("")), 2, "an empty pattern keeps everything")
+	assert.Empty(t, Filter(pkgs, regexp.MustCompile("^Nothing$")))
+	assert.Equal(t, []string{"TestHostileCPU", "TestBoot"}, pkgs[0].Tests, "the input is not changed")
 }

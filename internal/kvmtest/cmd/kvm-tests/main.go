@@ -5,7 +5,11 @@
 // "kvm-tests: N passed, N failed, N skipped" and exits 1 unless every
 // package passed with nothing skipped.
 //
-//	kvm-tests [-where auto|host|rig] [-out build/kvm-tests] [-bench -benchtime 20x]
+//	kvm-tests [-where auto|host|rig] [-out build/kvm-tests] [-run REGEXP] [-bench -benchtime 20x]
+//
+// -run keeps the tests whose names match, for working on a few of them
+// (`go run ./internal/kvmtest/cmd/kvm-tests -run Hostile`); make kvm-tests
+// runs them all.
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"time"
 
@@ -29,7 +34,13 @@ func main() {
 	benchtime := flag.String("benchtime", "20x", "-test.benchtime for -bench")
 	timeout := flag.Duration("timeout", 3*time.Minute, "bound on each test binary")
 	rigTimeout := flag.Duration("rig-timeout", 0, "bound on one boot of the rig's L1 with every binary (default 5m, 15m with -bench); a frozen L1 is retried once")
+	runRE := flag.String("run", "", "run only the tests (or with -bench, benchmarks) whose names match this `regexp`")
 	flag.Parse()
+	only, err := regexp.Compile(*runRE)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kvm-tests: -run: %v\n", err)
+		os.Exit(2)
+	}
 	if *rigTimeout == 0 {
 		*rigTimeout = 5 * time.Minute
 		if *bench {
@@ -39,10 +50,10 @@ func main() {
 	if *bench && *timeout < 10*time.Minute {
 		*timeout = 10 * time.Minute
 	}
-	os.Exit(run(*where, *out, *bench, *benchtime, *timeout, *rigTimeout))
+	os.Exit(run(*where, *out, *bench, *benchtime, *timeout, *rigTimeout, only))
 }
 
-func run(where, out string, bench bool, benchtime string, timeout, rigTimeout time.Duration) int {
+func run(where, out string, bench bool, benchtime string, timeout, rigTimeout time.Duration, only *regexp.Regexp) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, err := rig.RepoRoot()
@@ -52,6 +63,10 @@ func run(where, out string, bench bool, benchtime string, timeout, rigTimeout ti
 	pkgs, err := suite.Discover(root)
 	if err != nil {
 		return fail(err)
+	}
+	pkgs = suite.Filter(pkgs, only)
+	if len(pkgs) == 0 {
+		return fail(fmt.Errorf("no KVM test matches -run %q", only))
 	}
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(root, out)
