@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +51,7 @@ const (
 	hWaitBound  = 100_000_000 // polls of a byte (with pause) before the guest gives up: seconds
 	hMaxLogLine = 40          // gvmm's stderr lines in any one case
 	hMovedBAR   = vmm.PCIMMIOStart + vmm.PCIMMIOSize/2
+	hBootLimit  = 15 * time.Second // one boot; a whole script takes under 3 s in the rig
 )
 
 // struct virtio_pci_common_cfg (virtio 1.2 §4.1.4.3): the offsets the
@@ -99,7 +101,15 @@ func bootHostile(t *testing.T, s *testguests.Script, extra ...string) hostileRun
 	binary.LittleEndian.PutUint32(img, hDiskMagic)
 	require.NoError(t, os.WriteFile(disk, img, 0o644))
 	args := append([]string{"boot", kvmtest.Guest(t, "hostile"), "--initrd", script, "--mem", hMem, "--disk", disk}, extra...)
-	out, errOut, code := gvmm(t, "", args...)
+	out, errOut, code, timedOut := gvmmBounded(t, "", hBootLimit, args...)
+	if timedOut {
+		// In the nested rig an L2 vCPU now and then stops being run by
+		// QEMU's TCG SVM emulation (NESTED.md): the same boot is tried
+		// once more, and says so. A second timeout fails the test.
+		t.Logf("=== retry: the boot did not finish in %v; stdout:\n%s\nstderr:\n%s", hBootLimit, out, errOut)
+		out, errOut, code, timedOut = gvmmBounded(t, "", hBootLimit, args...)
+		require.False(t, timedOut, "gvmm %v did not finish in %v, twice; stdout:\n%s\nstderr:\n%s", args, hBootLimit, out, errOut)
+	}
 	requireHeld(t, errOut)
 	return hostileRun{out, errOut, code}
 }
@@ -385,8 +395,9 @@ func TestHostilePCIConfig(t *testing.T) {
 }
 
 // TestHostileMSIX: MSI-X table and PBA accesses past their ends, in every
-// size, and a table entry pointing nowhere; then BAR accesses past the
-// BAR's end. None reaches memory outside the tables; the device works.
+// size, then BAR accesses past the BAR's end. None reaches memory outside
+// the tables, the function's identity is intact, the device works. (What
+// a table entry pointing nowhere does is FuzzMSIX's.)
 func TestHostileMSIX(t *testing.T) {
 	kvmtest.Require(t)
 	s := findBlk(&testguests.Script{})
@@ -396,9 +407,6 @@ func TestHostileMSIX(t *testing.T) {
 			s.BWrite(off, 0xffff_ffff, size).Add(testguests.OpBRead, off, 0, uint32(size))
 		}
 	}
-	// Entry 0 unmasked, to address 0 with data 0: the guest's own error.
-	s.BWrite(virtio.MSIXTableOffset, 0, 4).BWrite(virtio.MSIXTableOffset+4, 0, 4).
-		BWrite(virtio.MSIXTableOffset+8, 0, 4).BWrite(virtio.MSIXTableOffset+12, 0, 4)
 	s.Add(testguests.OpCfgRead, pci.VendorIDOffset, 0, 4).Expect(0xffff_ffff, blkID, failConfig)
 	readSector0(s)
 	requireDone(t, bootHostile(t, s))
@@ -444,18 +452,25 @@ func TestHostileCPU(t *testing.T) {
 	assert.Equal(t, testguests.StatusFault+13, r.code, "stdout:\n%s\nstderr:\n%s", r.out, r.errOut)
 }
 
-// TestHostileHaltWithInterruptsOff: a vCPU in hlt with IF=0 never wakes,
-// so gvmm must neither spin on it nor lose its own exits: Ctrl-A x and
-// SIGTERM still stop the VM, and meanwhile gvmm uses almost no CPU.
+// TestHostileHaltWithInterruptsOff: a vCPU in hlt with IF=0 never wakes
+// (a kernel that never boots looks the same from outside), so gvmm must
+// neither spin on it nor lose its own exits: Ctrl-A x and SIGTERM still
+// stop the VM, and meanwhile gvmm uses almost no CPU. Killed with SIGKILL
+// instead, with a TAP, it leaves no TAP behind.
 func TestHostileHaltWithInterruptsOff(t *testing.T) {
 	kvmtest.Require(t)
 	s := (&testguests.Script{}).Mark(1).Add(testguests.OpCliHlt, 0, 0, 0)
 	dir := t.TempDir()
 	script := filepath.Join(dir, "script")
 	require.NoError(t, os.WriteFile(script, s.Bytes(), 0o644))
-	for _, stop := range []string{"ctrl-a x", "SIGTERM"} {
+	const tap = "gvmmhlt0"
+	for _, stop := range []string{"ctrl-a x", "SIGTERM", "SIGKILL"} {
 		t.Run(stop, func(t *testing.T) {
-			cmd := exec.Command(kvmtest.StaticGVMM(t), "boot", kvmtest.Guest(t, "hostile"), "--initrd", script, "--mem", hMem)
+			args := []string{"boot", kvmtest.Guest(t, "hostile"), "--initrd", script, "--mem", hMem}
+			if stop == "SIGKILL" {
+				args = append(args, "--net", "tap="+tap, "--host-addr", "")
+			}
+			cmd := exec.Command(kvmtest.StaticGVMM(t), args...)
 			stdin, err := cmd.StdinPipe()
 			require.NoError(t, err)
 			stdout, err := cmd.StdoutPipe()
@@ -492,18 +507,28 @@ func TestHostileHaltWithInterruptsOff(t *testing.T) {
 			cpu0 := cpuTicks(t, cmd.Process.Pid)
 			time.Sleep(time.Second)
 			busy := cpuTicks(t, cmd.Process.Pid) - cpu0
-			if stop == "SIGTERM" {
+			switch stop {
+			case "SIGTERM":
 				require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-			} else {
+			case "SIGKILL":
+				_, err := net.InterfaceByName(tap)
+				require.NoError(t, err, "the TAP exists while the VM runs")
+				require.NoError(t, cmd.Process.Kill())
+			default:
 				_, err = stdin.Write([]byte("\x01x"))
 				require.NoError(t, err)
 			}
 			select {
 			case err := <-done:
-				require.NoError(t, err, "a clean stop; stderr:\n%s", &errOut)
-				if stop == "SIGTERM" {
+				switch stop {
+				case "SIGKILL":
+					_, err := net.InterfaceByName(tap)
+					assert.Error(t, err, "the TAP gvmm created went with it")
+					return
+				case "SIGTERM":
 					assert.Contains(t, errOut.String(), "terminating on signal")
 				}
+				require.NoError(t, err, "a clean stop; stderr:\n%s", &errOut)
 			case <-time.After(20 * time.Second):
 				_ = cmd.Process.Kill()
 				<-done

@@ -30,6 +30,17 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // exit code.
 func gvmm(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
+	out, errOut, code, timedOut := gvmmBounded(t, stdin, 20*time.Second, args...)
+	if timedOut {
+		t.Fatalf("gvmm %v did not finish in 20 s; stdout:\n%s\nstderr:\n%s", args, out, errOut)
+	}
+	return out, errOut, code
+}
+
+// gvmmBounded runs the binary, killing it after limit; timedOut says it
+// had to be killed.
+func gvmmBounded(t *testing.T, stdin string, limit time.Duration, args ...string) (string, string, int, bool) {
+	t.Helper()
 	cmd := exec.Command(kvmtest.StaticGVMM(t), args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -46,13 +57,12 @@ func gvmm(t *testing.T, stdin string, args ...string) (string, string, int) {
 		} else {
 			require.NoError(t, err)
 		}
-		return stdout.String(), stderr.String(), code
-	case <-time.After(20 * time.Second):
+		return stdout.String(), stderr.String(), code, false
+	case <-time.After(limit):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("gvmm %v did not finish in 20 s; stdout:\n%s\nstderr:\n%s", args, &stdout, &stderr)
+		return stdout.String(), stderr.String(), -1, true
 	}
-	return "", "", -1
 }
 
 func TestBootDemoGuest(t *testing.T) {

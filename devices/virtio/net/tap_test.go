@@ -1,13 +1,17 @@
 package net
 
 import (
+	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"gvmm/internal/testenv"
 )
@@ -106,4 +110,50 @@ func TestParseMAC(t *testing.T) {
 	m := RandomMAC()
 	assert.Zero(t, m[0]&1, "unicast")
 	assert.NotZero(t, m[0]&2, "locally administered")
+}
+
+// TestTAPDisappearsInUse deletes the TAP under a running device (issue
+// 16), as `ip link del` by an administrator would. The receive side says
+// so once and stops, without spinning on the dead descriptor; frames the
+// guest sends are dropped and their buffers returned; the device is not
+// broken and closes at once.
+func TestTAPDisappearsInUse(t *testing.T) {
+	tap := openTestTAP(t)
+	var logged testenv.SyncBuffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	r := newNetRig(t, tap.File())
+	r.postRx(t, 8)
+	broadcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	r.send(t, testFrame(broadcast, guestMAC, "before"))
+	require.Len(t, r.tx.WaitUsed(1, 5*time.Second), 1)
+
+	l, err := netlink.LinkByName(tap.Name)
+	require.NoError(t, err)
+	require.NoError(t, netlink.LinkDel(l))
+	require.Eventually(t, func() bool { return strings.Contains(logged.String(), "receive stopped") }, 5*time.Second,
+		time.Millisecond, "the receive side saw the TAP go; log:\n%s", logged.String())
+
+	var ru0, ru1 unix.Rusage
+	require.NoError(t, unix.Getrusage(unix.RUSAGE_SELF, &ru0))
+	for range 50 {
+		r.send(t, testFrame(broadcast, guestMAC, "after"))
+	}
+	used := r.tx.WaitUsed(50, 5*time.Second)
+	assert.Len(t, used, 50, "frames to a TAP that is gone are dropped, their buffers returned")
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, unix.Getrusage(unix.RUSAGE_SELF, &ru1))
+	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
+	assert.Less(t, cpu, 250*time.Millisecond, "no loop spins on the dead descriptor")
+	assert.False(t, r.t.NeedsReset(), "the host's loss is not the guest's fault")
+	assert.Equal(t, 1, strings.Count(logged.String(), "receive stopped"), "said once:\n%s", logged.String())
+
+	closed := make(chan struct{})
+	go func() { r.n.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hung on the dead TAP")
+	}
 }

@@ -43,6 +43,10 @@ type Options struct {
 	RigTimeout time.Duration
 	// Out receives the tests' output and the summary lines.
 	Out io.Writer
+	// Env is more NAME=value settings for the test binaries, on the host
+	// and in L1 alike (kvm-tests -env; make soak sets the VM soak's
+	// cycles with it).
+	Env []string
 }
 
 // Report is the outcome of a run.
@@ -153,7 +157,7 @@ func runOnHost(ctx context.Context, root string, b *Bundle, p Package, opts Opti
 	fmt.Fprintf(opts.Out, "=== kvm-tests: %s (host)\n", p.ImportPath())
 	cmd := exec.CommandContext(ctx, b.Binaries[p.Dir], opts.args(p)...)
 	cmd.Dir = filepath.Join(root, p.Dir)
-	cmd.Env = append(os.Environ(), environment(b.Artefacts)...)
+	cmd.Env = append(append(os.Environ(), environment(b.Artefacts)...), opts.Env...)
 	cmd.Stdout = io.MultiWriter(&buf, opts.Out)
 	cmd.Stderr = cmd.Stdout
 	status := 0
@@ -208,7 +212,7 @@ func runInRig(ctx context.Context, b *Bundle, opts Options) (map[string]packageO
 	}
 	marker := "kvm-tests-" + hex.EncodeToString(nonce)
 	var script strings.Builder
-	fmt.Fprintf(&script, "export %s\n", strings.Join(environment(guestDir+"/artefacts"), " "))
+	fmt.Fprintf(&script, "export %s\n", shellQuote(append(environment(guestDir+"/artefacts"), opts.Env...)))
 	for _, p := range opts.selected(b) {
 		src := guestDir + "/src/" + filepath.ToSlash(p.Dir)
 		fmt.Fprintf(&script, "echo '%s begin %s'\nmkdir -p %s && cd %s\n", marker, p.Dir, src, src)

@@ -5,11 +5,12 @@
 // "kvm-tests: N passed, N failed, N skipped" and exits 1 unless every
 // package passed with nothing skipped.
 //
-//	kvm-tests [-where auto|host|rig] [-out build/kvm-tests] [-run REGEXP] [-bench -benchtime 20x]
+//	kvm-tests [-where auto|host|rig] [-out build/kvm-tests] [-run REGEXP] [-env NAME=VALUE]... [-bench -benchtime 20x]
 //
 // -run keeps the tests whose names match, for working on a few of them
 // (`go run ./internal/kvmtest/cmd/kvm-tests -run Hostile`); make kvm-tests
-// runs them all.
+// runs them all. -env passes a setting to the test binaries, in L1 too
+// (make soak: -env GVMM_SOAK_VM_CYCLES=1000).
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,6 +37,14 @@ func main() {
 	timeout := flag.Duration("timeout", 3*time.Minute, "bound on each test binary")
 	rigTimeout := flag.Duration("rig-timeout", 0, "bound on one boot of the rig's L1 with every binary (default 5m, 15m with -bench); a frozen L1 is retried once")
 	runRE := flag.String("run", "", "run only the tests (or with -bench, benchmarks) whose names match this `regexp`")
+	var env []string
+	flag.Func("env", "pass `NAME=VALUE` to the test binaries (repeat for more)", func(v string) error {
+		if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
+			return fmt.Errorf("%q: give NAME=VALUE", v)
+		}
+		env = append(env, v)
+		return nil
+	})
 	flag.Parse()
 	only, err := regexp.Compile(*runRE)
 	if err != nil {
@@ -50,10 +60,10 @@ func main() {
 	if *bench && *timeout < 10*time.Minute {
 		*timeout = 10 * time.Minute
 	}
-	os.Exit(run(*where, *out, *bench, *benchtime, *timeout, *rigTimeout, only))
+	os.Exit(run(*where, *out, *bench, *benchtime, *timeout, *rigTimeout, only, env))
 }
 
-func run(where, out string, bench bool, benchtime string, timeout, rigTimeout time.Duration, only *regexp.Regexp) int {
+func run(where, out string, bench bool, benchtime string, timeout, rigTimeout time.Duration, only *regexp.Regexp, env []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, err := rig.RepoRoot()
@@ -78,7 +88,7 @@ func run(where, out string, bench bool, benchtime string, timeout, rigTimeout ti
 	for _, p := range pkgs {
 		fmt.Printf("kvm-tests: %s: %d tests, %d benchmarks\n", p.ImportPath(), len(p.Tests), len(p.Benchmarks))
 	}
-	rep, err := suite.Run(ctx, root, b, suite.Options{Where: where, Bench: bench, BenchTime: benchtime, Timeout: timeout, RigTimeout: rigTimeout, Out: os.Stdout})
+	rep, err := suite.Run(ctx, root, b, suite.Options{Where: where, Bench: bench, BenchTime: benchtime, Timeout: timeout, RigTimeout: rigTimeout, Out: os.Stdout, Env: env})
 	if rep == nil {
 		return fail(err)
 	}
