@@ -19,12 +19,7 @@ func TestSpecBundles(t *testing.T) {
 	root := testRootfs(t)
 	for _, tool := range []string{"runc", "crun"} {
 		t.Run(tool, func(t *testing.T) {
-			testenv.NeedTool(t, tool, tool)
-			bundle := t.TempDir()
-			cmd := exec.Command(tool, "spec")
-			cmd.Dir = bundle
-			out, err := cmd.CombinedOutput()
-			require.NoError(t, err, string(out))
+			bundle := toolSpecBundle(t, tool)
 			require.NoError(t, os.Symlink(root, filepath.Join(bundle, "rootfs")))
 			spec, err := LoadBundle(bundle)
 			require.NoError(t, err)
@@ -49,17 +44,24 @@ func TestSpecBundles(t *testing.T) {
 func TestDefaultPathsCoverRuncs(t *testing.T) {
 	for _, tool := range []string{"runc", "crun"} {
 		t.Run(tool, func(t *testing.T) {
-			testenv.NeedTool(t, tool, tool)
-			bundle := t.TempDir()
-			cmd := exec.Command(tool, "spec")
-			cmd.Dir = bundle
-			out, err := cmd.CombinedOutput()
-			require.NoError(t, err, string(out))
-			spec, err := LoadBundle(bundle)
+			spec, err := LoadBundle(toolSpecBundle(t, tool))
 			require.NoError(t, err)
 			require.NotEmpty(t, spec.Linux.MaskedPaths)
 			require.Subset(t, DefaultMaskedPaths, spec.Linux.MaskedPaths)
 			require.Subset(t, DefaultReadonlyPaths, spec.Linux.ReadonlyPaths)
 		})
 	}
+}
+
+// toolSpecBundle is a directory holding the config.json that `tool spec`
+// writes (runc or crun).
+func toolSpecBundle(t *testing.T, tool string) string {
+	t.Helper()
+	testenv.NeedTool(t, tool, tool)
+	bundle := t.TempDir()
+	cmd := exec.Command(tool, "spec")
+	cmd.Dir = bundle
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bundle
 }

@@ -77,9 +77,6 @@ type Container struct {
 	// inGroup tells that init was born in its cgroup (spawn), so
 	// configure need not move it.
 	inGroup bool
-	// limitsLater tells that the v1 limits are written while init
-	// executes (prepare), so the plan cannot go before the fork.
-	limitsLater bool
 	// groupLock is groupLockPath held shared from before the group is
 	// created until Start returns, init in it by then (sweep.go).
 	groupLock *os.File
@@ -195,7 +192,6 @@ func (c *Container) prepare(opts Options) (initPath string, exe *os.File, rest f
 			cg, err = createCgroup(c.ID, opts.Spec.Linux.Resources)
 		}
 		c.cg, c.groupLock = cg, lock // read by the caller only after created
-		c.limitsLater = err == nil && cg.pending != nil
 		traceStep("cgroup", t0)
 		created <- err
 		if err != nil {

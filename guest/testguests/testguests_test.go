@@ -19,10 +19,10 @@ import (
 // setLine is one ".set NAME, VALUE" of common.inc with a plain number.
 var setLine = regexp.MustCompile(`(?m)^\s*\.set\s+(\w+),\s*(0x[0-9a-fA-F]+|[0-9]+)\b`)
 
-// The assembly cannot import Go: common.inc repeats vmm's layout and the
-// READY byte, and this test holds the copies equal.
-func TestCommonIncMatchesGo(t *testing.T) {
-	src, err := sources.ReadFile("common.inc")
+// setValues reads the plain-number .set lines of one embedded source.
+func setValues(t *testing.T, file string) map[string]uint64 {
+	t.Helper()
+	src, err := sources.ReadFile(file)
 	require.NoError(t, err)
 	got := map[string]uint64{}
 	for _, m := range setLine.FindAllStringSubmatch(string(src), -1) {
@@ -30,6 +30,13 @@ func TestCommonIncMatchesGo(t *testing.T) {
 		require.NoError(t, err, m[0])
 		got[m[1]] = v
 	}
+	return got
+}
+
+// The assembly cannot import Go: common.inc repeats vmm's layout and the
+// READY byte, and this test holds the copies equal.
+func TestCommonIncMatchesGo(t *testing.T) {
+	got := setValues(t, "common.inc")
 	for name, want := range map[string]uint64{
 		"COM1":          vmm.COM1Port,
 		"DEBUG_READY":   vmm.DebugPort,
@@ -77,14 +84,7 @@ func TestGuestsCarryThePVHNote(t *testing.T) {
 // TestScriptOpsMatchAssembly: hostile.S's OP_* numbers are script.go's,
 // and its exit statuses too.
 func TestScriptOpsMatchAssembly(t *testing.T) {
-	src, err := sources.ReadFile("hostile.S")
-	require.NoError(t, err)
-	got := map[string]uint64{}
-	for _, m := range setLine.FindAllStringSubmatch(string(src), -1) {
-		v, err := strconv.ParseUint(m[2], 0, 64)
-		require.NoError(t, err, m[0])
-		got[m[1]] = v
-	}
+	got := setValues(t, "hostile.S")
 	names := []string{"EXIT", "OUT", "IN", "WRITE", "READ", "BWRITE", "BREAD", "CFGWRITE", "CFGREAD", "FIND",
 		"EXPECT", "WAIT", "BWAIT", "REPEAT", "RDMSR", "WRMSR", "CPUID", "CLIHLT", "MARK", "SWEEP"}
 	for i, n := range names {
